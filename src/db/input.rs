@@ -1,0 +1,1 @@
+//! Transaction input: EDN and JSON into [`super::TxOp`]s. (Stub.)

@@ -1,0 +1,118 @@
+//! Reading and writing a database: the transaction writer, the reader, and
+//! the demo-data generator. Trees are copy-on-write B+trees (see `tree`).
+
+mod error;
+pub mod generate;
+pub mod input;
+mod reader;
+pub mod stats;
+mod tree;
+mod tx_data;
+mod writer;
+
+pub use error::DbError;
+pub use reader::{Component, DatomQuery, Snapshot};
+pub use tx_data::{EntityRef, InputValue, TxOp, TxReport};
+pub use writer::{INNER_CAPACITY, LEAF_CAPACITY};
+
+use std::sync::Arc;
+
+use crate::model::{self, DatabaseInfo, Node, TxLogEntry, TxLogHead};
+use crate::store::ValueStore;
+
+/// An open database: a store, the namespace and database-info it lives
+/// under. Cheap to clone; every read goes to the store (nothing cached but
+/// database-info, which only a migration replaces).
+#[derive(Clone)]
+pub struct Database {
+    store: Arc<dyn ValueStore>,
+    info: DatabaseInfo,
+}
+
+impl Database {
+    /// The store this database lives in.
+    pub fn store(&self) -> &Arc<dyn ValueStore> {
+        &self.store
+    }
+
+    /// The database id (also its namespace in the store).
+    pub fn id(&self) -> &str {
+        &self.info.database_id
+    }
+
+    /// The database-info node as read when opened.
+    pub fn info(&self) -> &DatabaseInfo {
+        &self.info
+    }
+
+    /// Opens an existing database; [`DbError::UnknownDatabase`] when the
+    /// store holds no database with that id.
+    pub async fn open(store: Arc<dyn ValueStore>, id: &str) -> Result<Database, DbError> {
+        let node =
+            read_node(store.as_ref(), id, id)
+                .await?
+                .ok_or_else(|| DbError::UnknownDatabase {
+                    id: id.to_string(),
+                    url: store.url().to_string(),
+                })?;
+        match node {
+            Node::DatabaseInfo(info) => Ok(Database { store, info }),
+            other => Err(DbError::UnexpectedKind {
+                key: id.to_string(),
+                expected: model::NodeKind::DatabaseInfo,
+                found: other.kind(),
+            }),
+        }
+    }
+
+    /// Reads the tx-log head (the number of committed transactions).
+    pub async fn head(&self) -> Result<TxLogHead, DbError> {
+        match self.expect_node(&self.info.tx_log).await? {
+            Node::TxLogHead(head) => Ok(head),
+            other => Err(self.wrong_kind(&self.info.tx_log, model::NodeKind::TxLogHead, &other)),
+        }
+    }
+
+    /// Reads tx-log entry `tx`.
+    pub async fn entry(&self, tx: u64) -> Result<TxLogEntry, DbError> {
+        let key = model::entry_key(&self.info.tx_log, tx);
+        match self.expect_node(&key).await? {
+            Node::TxLogEntry(entry) => Ok(entry),
+            other => Err(self.wrong_kind(&key, model::NodeKind::TxLogEntry, &other)),
+        }
+    }
+
+    /// Reads any node of this database; [`DbError::MissingNode`] when absent.
+    pub async fn expect_node(&self, key: &str) -> Result<Node, DbError> {
+        read_node(self.store.as_ref(), self.id(), key)
+            .await?
+            .ok_or_else(|| DbError::MissingNode {
+                key: key.to_string(),
+            })
+    }
+
+    fn wrong_kind(&self, key: &str, expected: model::NodeKind, found: &Node) -> DbError {
+        DbError::UnexpectedKind {
+            key: key.to_string(),
+            expected,
+            found: found.kind(),
+        }
+    }
+}
+
+/// Reads and decodes one node from a namespace; `None` when absent.
+pub async fn read_node(
+    store: &dyn ValueStore,
+    namespace: &str,
+    key: &str,
+) -> Result<Option<Node>, DbError> {
+    match store.get(namespace, key).await? {
+        None => Ok(None),
+        Some(bytes) => model::decode(&bytes)
+            .map(Some)
+            .map_err(|source| DbError::Codec {
+                key: key.to_string(),
+                source,
+            }),
+    }
+}

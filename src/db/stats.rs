@@ -1,0 +1,1 @@
+//! Database statistics: entries, nodes per kind, bytes. (Stub.)

@@ -1,0 +1,1 @@
+//! Copy-on-write B+tree operations over stored index nodes. (Stub.)

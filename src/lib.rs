@@ -1,0 +1,20 @@
+//! # eva-admin
+//!
+//! Administration of Eva-style immutable datom databases. A database is a
+//! graph of immutable nodes in a [`store::ValueStore`]: a database-info
+//! naming a tx-log head, whose entries each hold a transaction's datoms and
+//! the roots of four copy-on-write index trees (EAVT, AEVT, AVET, VAET).
+//!
+//! - [`store`]: value stores by URL (`mem:`, `sled:`, `sqlite:`, `postgres://`, `mysql://`).
+//! - [`model`]: datoms, values, schema, node kinds, the versioned codec.
+//! - [`db`]: the writer (`transact`), the reader (`datoms`), the generator.
+//! - [`cli`]: the `eva-admin` command line; nothing else depends on it.
+//!
+//! Guarantees: nodes are created once and never overwritten; the mutable
+//! keys (database-info, tx-log head) change only by compare-and-set, after
+//! everything they point at is stored.
+
+pub mod cli;
+pub mod db;
+pub mod model;
+pub mod store;

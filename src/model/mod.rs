@@ -1,0 +1,17 @@
+//! The database model: datoms, values, schema attributes, the stored node
+//! kinds and their versioned binary codec. See `docs/format.md`.
+
+mod codec;
+mod datom;
+mod node;
+mod schema;
+mod value;
+
+pub use codec::{CodecError, FORMAT_VERSION, decode, encode, index_node_key};
+pub use datom::{Datom, EntityId, Index, Partition, entity_id, partition_of, tx_entity};
+pub use node::{
+    DatabaseInfo, IndexInner, IndexLeaf, IndexRoots, Node, NodeKind, TxLogEntry, TxLogHead,
+    entry_key,
+};
+pub use schema::{Attribute, Cardinality, Schema, Unique, builtin};
+pub use value::{Value, ValueType};

@@ -1,0 +1,43 @@
+//! `mysql://…` (stub: filled in by the SQL backends work).
+use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore};
+use async_trait::async_trait;
+
+/// A store in MariaDB.
+pub struct MysqlStore {
+    url: String,
+}
+
+impl MysqlStore {
+    /// Opens (or creates) a connection pool to the server.
+    pub async fn open(url: &str) -> Result<MysqlStore, StoreError> {
+        Err(StoreError::Open {
+            url: url.into(),
+            reason: "not implemented yet".into(),
+        })
+    }
+}
+
+#[async_trait]
+impl ValueStore for MysqlStore {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    async fn get_many(&self, _: &str, _: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        unimplemented!()
+    }
+    async fn create_many(&self, _: &str, _: &[Entry]) -> Result<Vec<CreateOutcome>, StoreError> {
+        unimplemented!()
+    }
+    async fn replace(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&[u8]>,
+        _: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        unimplemented!()
+    }
+    async fn scan(&self, _: &str, _: Option<&str>, _: usize) -> Result<Vec<Entry>, StoreError> {
+        unimplemented!()
+    }
+}

@@ -1,0 +1,137 @@
+//! `sled:PATH` — the embedded default. One sled tree per namespace.
+
+use async_trait::async_trait;
+
+use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore};
+
+/// A store in a sled database directory.
+pub struct SledStore {
+    url: String,
+    db: sled::Db,
+}
+
+impl SledStore {
+    /// Opens (or creates) the sled database at `path`.
+    pub fn open(path: &str, url: &str) -> Result<SledStore, StoreError> {
+        let db = sled::open(path).map_err(|e| StoreError::Open {
+            url: url.to_string(),
+            reason: match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    "the database is locked by another process (is another eva-admin running on it?)"
+                        .to_string()
+                }
+                other => other.to_string(),
+            },
+        })?;
+        Ok(SledStore {
+            url: url.to_string(),
+            db,
+        })
+    }
+
+    fn tree(&self, namespace: &str, op: &'static str) -> Result<sled::Tree, StoreError> {
+        self.db
+            .open_tree(namespace)
+            .map_err(|e| StoreError::io(&self.url, op, e))
+    }
+}
+
+#[async_trait]
+impl ValueStore for SledStore {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let tree = self.tree(namespace, "get")?;
+        keys.iter()
+            .map(|k| {
+                tree.get(k.as_bytes())
+                    .map(|v| v.map(|v| v.to_vec()))
+                    .map_err(|e| StoreError::io(&self.url, "get", e))
+            })
+            .collect()
+    }
+
+    async fn create_many(
+        &self,
+        namespace: &str,
+        entries: &[Entry],
+    ) -> Result<Vec<CreateOutcome>, StoreError> {
+        let tree = self.tree(namespace, "create")?;
+        entries
+            .iter()
+            .map(|(key, value)| {
+                match tree
+                    .compare_and_swap(key.as_bytes(), None::<&[u8]>, Some(value.as_slice()))
+                    .map_err(|e| StoreError::io(&self.url, "create", e))?
+                {
+                    Ok(()) => Ok(CreateOutcome::Created),
+                    Err(conflict) => Ok(CreateOutcome::Existed(
+                        conflict.current.map(|v| v.to_vec()).unwrap_or_default(),
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    async fn replace(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        let tree = self.tree(namespace, "replace")?;
+        // Everything written before a root moves must be durable first, so a
+        // crash can never leave a root pointing at a lost node.
+        self.flush().await?;
+        match tree
+            .compare_and_swap(key.as_bytes(), expected, Some(new))
+            .map_err(|e| StoreError::io(&self.url, "replace", e))?
+        {
+            Ok(()) => Ok(ReplaceOutcome::Replaced),
+            Err(conflict) => Ok(ReplaceOutcome::Mismatch(
+                conflict.current.map(|v| v.to_vec()),
+            )),
+        }
+    }
+
+    async fn scan(
+        &self,
+        namespace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        use std::ops::Bound;
+        let tree = self.tree(namespace, "scan")?;
+        let start = match after {
+            Some(a) => Bound::Excluded(a.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        tree.range::<Vec<u8>, _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item.map_err(|e| StoreError::io(&self.url, "scan", e))?;
+                let key = String::from_utf8(k.to_vec()).map_err(|_| StoreError::Protocol {
+                    url: self.url.clone(),
+                    op: "scan",
+                    reason: "a key is not UTF-8".into(),
+                })?;
+                Ok((key, v.to_vec()))
+            })
+            .collect()
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::io(&self.url, "flush", e))
+    }
+}

@@ -1,0 +1,1 @@
+//! What the SQL backends share: the `eva_kv` table shape.
