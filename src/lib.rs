@@ -16,5 +16,6 @@
 
 pub mod cli;
 pub mod db;
+pub mod migrate;
 pub mod model;
 pub mod store;

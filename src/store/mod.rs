@@ -81,6 +81,17 @@ pub trait ValueStore: Send + Sync + 'static {
         keys: &[String],
     ) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
 
+    /// Which of `keys` are present, one answer per key, in one round trip
+    /// where the backend allows (the migration's batched existence check).
+    async fn contains_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<bool>, StoreError> {
+        Ok(self
+            .get_many(namespace, keys)
+            .await?
+            .into_iter()
+            .map(|v| v.is_some())
+            .collect())
+    }
+
     /// Writes `value` at `key` only if the key is absent; never overwrites.
     async fn create(
         &self,

@@ -1,0 +1,99 @@
+//! Errors of migration, status and verify.
+
+use crate::db::DbError;
+use crate::store::StoreError;
+
+/// Why a migration or verify stopped. Each message names what failed and
+/// what to do; after any of them the destination is resumable (its roots
+/// were not moved).
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// Reading the source failed.
+    #[error("source: {0}")]
+    Source(DbError),
+    /// Reading or writing the destination failed.
+    #[error("destination: {0}")]
+    Destination(DbError),
+    /// A key already holds different bytes in the destination (property 5).
+    #[error(
+        "destination already holds a different value at key `{key}`; refusing to overwrite it. Something other than this migration wrote into the destination: inspect it, or migrate into a fresh namespace/store"
+    )]
+    ForeignNode {
+        /// The key in question.
+        key: String,
+    },
+    /// The destination holds another database under the same id (property 10).
+    #[error(
+        "destination holds a different database with id `{id}` (identity {destination_identity}, source identity {source_identity}); refusing to mix them. Choose another destination or database id"
+    )]
+    IdentityMismatch {
+        /// The database id.
+        id: String,
+        /// The source's identity.
+        source_identity: String,
+        /// The destination's identity.
+        destination_identity: String,
+    },
+    /// The destination's log is longer than the source's (property 10).
+    #[error(
+        "destination's tx-log has {destination_count} entries but the source has only {source_count}: the head never moves backwards. Did you swap SOURCE and DESTINATION?"
+    )]
+    DestinationAhead {
+        /// Entries in the source.
+        source_count: u64,
+        /// Entries in the destination.
+        destination_count: u64,
+    },
+    /// The destination changed since the status record was written (property 3).
+    #[error(
+        "destination changed since the last migration run: {what}. Someone else is writing there; a migration destination must not be written to. Nothing was written"
+    )]
+    DestinationChanged {
+        /// What differs.
+        what: String,
+    },
+    /// The status record was replaced under us.
+    #[error(
+        "the migration status record `{key}` changed during this run: another migration into this destination is running. Stop it, then re-run"
+    )]
+    StatusConflict {
+        /// The record's key.
+        key: String,
+    },
+    /// The status record cannot be read.
+    #[error("the migration status record `{key}` is unreadable ({reason}); it was not written by this tool version")]
+    BadStatus {
+        /// The record's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// `verify --as-of` past the end of one of the logs.
+    #[error("cannot verify as of transaction {tx}: {side} has {count} entries")]
+    AsOfOutOfRange {
+        /// The transaction asked for.
+        tx: u64,
+        /// Which side is too short.
+        side: &'static str,
+        /// Its length.
+        count: u64,
+    },
+    /// The run was cancelled (Ctrl-C); the destination is resumable.
+    #[error("migration interrupted after entry {last_done:?}; run the same command again to resume")]
+    Interrupted {
+        /// The last entry fully written, if any.
+        last_done: Option<u64>,
+    },
+}
+
+impl MigrateError {
+    /// Wraps a store error on the source side.
+    pub fn source_store(e: StoreError) -> Self {
+        MigrateError::Source(DbError::Store(e))
+    }
+
+    /// Wraps a store error on the destination side.
+    pub fn destination_store(e: StoreError) -> Self {
+        MigrateError::Destination(DbError::Store(e))
+    }
+}

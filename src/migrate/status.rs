@@ -1,0 +1,105 @@
+//! The migration status record `<database-id>.<suffix>` in the destination:
+//! what the last run did and what it left there. Written by compare-and-set
+//! only, as JSON (so an operator can read it with any store client).
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::ValueStore;
+
+use super::MigrateError;
+
+/// Where a migration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MigrationState {
+    /// Entries are being copied; the destination's roots are as before the run.
+    InProgress,
+    /// All entries are copied; the roots are being moved to `target_head`.
+    Finalizing,
+    /// The destination's roots name the source as of `source_head`.
+    Complete,
+}
+
+impl MigrationState {
+    /// Human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrationState::InProgress => "in progress",
+            MigrationState::Finalizing => "finalizing",
+            MigrationState::Complete => "complete",
+        }
+    }
+}
+
+/// The content of the status record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationStatus {
+    /// Where the migration stands.
+    pub state: MigrationState,
+    /// The last tx-log entry fully written (it and everything below it), if any.
+    pub last_migrated: Option<u64>,
+    /// The source's entry count when the run that wrote this started (its snapshot).
+    pub source_head: u64,
+    /// The destination's tx-log head count as this run left it (`None`: no head yet).
+    pub destination_head: Option<u64>,
+    /// While finalizing: the count the head is being moved to.
+    pub target_head: Option<u64>,
+    /// The source database's identity (stamped on the destination).
+    pub identity: String,
+    /// When this record was written (RFC 3339, UTC).
+    pub updated: String,
+}
+
+/// The key of the status record of database `id`.
+pub fn status_key(id: &str, suffix: &str) -> String {
+    format!("{id}.{suffix}")
+}
+
+/// Reads the status record: the decoded record and its raw bytes (the
+/// expected value of the next compare-and-set), or `None` when absent.
+pub async fn read_status(
+    dst: &dyn ValueStore,
+    id: &str,
+    suffix: &str,
+) -> Result<Option<(MigrationStatus, Vec<u8>)>, MigrateError> {
+    let key = status_key(id, suffix);
+    let Some(raw) = dst
+        .get(id, &key)
+        .await
+        .map_err(MigrateError::destination_store)?
+    else {
+        return Ok(None);
+    };
+    let status = serde_json::from_slice(&raw).map_err(|e| MigrateError::BadStatus {
+        key,
+        reason: e.to_string(),
+    })?;
+    Ok(Some((status, raw)))
+}
+
+/// Writes the status record by compare-and-set against `expected` (the raw
+/// bytes last read or written); returns the new raw bytes.
+pub async fn write_status(
+    dst: &dyn ValueStore,
+    id: &str,
+    suffix: &str,
+    expected: Option<&[u8]>,
+    status: &MigrationStatus,
+) -> Result<Vec<u8>, MigrateError> {
+    let key = status_key(id, suffix);
+    let mut status = status.clone();
+    status.updated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let raw = serde_json::to_vec_pretty(&status).map_err(|e| MigrateError::BadStatus {
+        key: key.clone(),
+        reason: e.to_string(),
+    })?;
+    let outcome = dst
+        .replace(id, &key, expected, &raw)
+        .await
+        .map_err(MigrateError::destination_store)?;
+    if outcome.replaced() {
+        Ok(raw)
+    } else {
+        Err(MigrateError::StatusConflict { key })
+    }
+}
