@@ -10,9 +10,9 @@ use crate::db::DbError;
 use crate::model;
 use crate::store::{CreateOutcome, ValueStore};
 
+use super::MigrateError;
 use super::cache::PresentKeys;
 use super::xform::{NodeBatch, Xform};
-use super::MigrateError;
 
 /// What a run read, wrote and skipped. Counted, never estimated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -235,7 +235,8 @@ impl<'a> Copier<'a> {
             .collect();
         let mut batch = Vec::with_capacity(keys.len());
         for (key, value) in keys.into_iter().zip(values) {
-            let bytes = value.ok_or_else(|| MigrateError::Source(DbError::MissingNode { key: key.clone() }))?;
+            let bytes = value
+                .ok_or_else(|| MigrateError::Source(DbError::MissingNode { key: key.clone() }))?;
             self.stats.nodes_read += 1;
             self.stats.bytes_read += bytes.len() as u64;
             batch.push((key, bytes));

@@ -61,7 +61,9 @@ pub enum MigrateError {
         key: String,
     },
     /// The status record cannot be read.
-    #[error("the migration status record `{key}` is unreadable ({reason}); it was not written by this tool version")]
+    #[error(
+        "the migration status record `{key}` is unreadable ({reason}); it was not written by this tool version"
+    )]
     BadStatus {
         /// The record's key.
         key: String,
@@ -79,7 +81,9 @@ pub enum MigrateError {
         count: u64,
     },
     /// The run was cancelled (Ctrl-C); the destination is resumable.
-    #[error("migration interrupted after entry {last_done:?}; run the same command again to resume")]
+    #[error(
+        "migration interrupted after entry {last_done:?}; run the same command again to resume"
+    )]
     Interrupted {
         /// The last entry fully written, if any.
         last_done: Option<u64>,

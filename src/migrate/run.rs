@@ -197,7 +197,10 @@ async fn read_destination(
     info: &DatabaseInfo,
     suffix: &str,
 ) -> Result<Destination, MigrateError> {
-    let info_raw = dst.get(id, id).await.map_err(MigrateError::destination_store)?;
+    let info_raw = dst
+        .get(id, id)
+        .await
+        .map_err(MigrateError::destination_store)?;
     if let Some(raw) = &info_raw {
         match decode(id, raw)? {
             Node::DatabaseInfo(theirs) => {
@@ -235,7 +238,11 @@ async fn read_destination(
 /// Properties 3 and 10: the destination must be exactly what the last run
 /// left there, hold this database (not another with the same id) and not be
 /// ahead of the source.
-fn check_destination(found: &Destination, info: &DatabaseInfo, end: u64) -> Result<(), MigrateError> {
+fn check_destination(
+    found: &Destination,
+    info: &DatabaseInfo,
+    end: u64,
+) -> Result<(), MigrateError> {
     let show = |h: Option<u64>| h.map_or("absent".to_string(), |c| c.to_string());
     match &found.status {
         Some((status, _)) => {
@@ -247,7 +254,10 @@ fn check_destination(found: &Destination, info: &DatabaseInfo, end: u64) -> Resu
                 });
             }
             let finalizing = status.state == MigrationState::Finalizing;
-            let expected_heads = [Some(status.destination_head), finalizing.then_some(status.target_head)];
+            let expected_heads = [
+                Some(status.destination_head),
+                finalizing.then_some(status.target_head),
+            ];
             if !expected_heads.contains(&Some(found.head)) {
                 return Err(MigrateError::DestinationChanged {
                     what: format!(
@@ -265,7 +275,8 @@ fn check_destination(found: &Destination, info: &DatabaseInfo, end: u64) -> Resu
         }
         None if found.info_raw.is_none() && found.head.is_some() => {
             return Err(MigrateError::DestinationChanged {
-                what: "it holds a tx-log head but no database-info and no status record".to_string(),
+                what: "it holds a tx-log head but no database-info and no status record"
+                    .to_string(),
             });
         }
         None => {}
@@ -292,10 +303,26 @@ async fn move_roots(
     dst.flush().await.map_err(MigrateError::destination_store)?;
     if found.head != Some(end) {
         let head = model::encode(&Node::TxLogHead(TxLogHead { count: end }));
-        cas(dst, id, &info.tx_log, found.head_raw.as_deref(), &head, "tx-log head").await?;
+        cas(
+            dst,
+            id,
+            &info.tx_log,
+            found.head_raw.as_deref(),
+            &head,
+            "tx-log head",
+        )
+        .await?;
     }
     if found.info_raw.as_deref() != Some(info_bytes) {
-        cas(dst, id, id, found.info_raw.as_deref(), info_bytes, "database-info").await?;
+        cas(
+            dst,
+            id,
+            id,
+            found.info_raw.as_deref(),
+            info_bytes,
+            "database-info",
+        )
+        .await?;
     }
     dst.flush().await.map_err(MigrateError::destination_store)
 }
@@ -347,11 +374,18 @@ struct StatusWriter<'a> {
 }
 
 impl StatusWriter<'_> {
-    async fn write(&self, raw: &mut Option<Vec<u8>>, status: &MigrationStatus) -> Result<(), MigrateError> {
+    async fn write(
+        &self,
+        raw: &mut Option<Vec<u8>>,
+        status: &MigrationStatus,
+    ) -> Result<(), MigrateError> {
         if self.dry_run {
             return Ok(());
         }
-        self.dst.flush().await.map_err(MigrateError::destination_store)?;
+        self.dst
+            .flush()
+            .await
+            .map_err(MigrateError::destination_store)?;
         *raw = Some(write_status(self.dst, self.id, self.suffix, raw.as_deref(), status).await?);
         Ok(())
     }

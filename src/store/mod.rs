@@ -7,6 +7,7 @@
 //! Backends are chosen by URL with [`open`]; see `docs/stores.md`.
 
 mod error;
+mod instrumented;
 mod mem;
 mod mysql;
 mod postgres;
@@ -16,6 +17,7 @@ mod sqlite;
 mod url;
 
 pub use error::StoreError;
+pub use instrumented::{Counters, InstrumentedStore};
 pub use url::{StoreUrl, open, redact_url};
 
 use async_trait::async_trait;
@@ -83,7 +85,11 @@ pub trait ValueStore: Send + Sync + 'static {
 
     /// Which of `keys` are present, one answer per key, in one round trip
     /// where the backend allows (the migration's batched existence check).
-    async fn contains_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<bool>, StoreError> {
+    async fn contains_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<bool>, StoreError> {
         Ok(self
             .get_many(namespace, keys)
             .await?
