@@ -1,0 +1,256 @@
+//! `eva-admin migrate`, `status` and `verify`.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::migrate::{
+    self, CopyStats, IdentityXform, MigrateOptions, MigrationObserver, MigrationState, VerifyOptions,
+};
+use crate::store::{self, ValueStore};
+
+/// Arguments of `eva-admin migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The store to copy from, e.g. sled:./prod.db or postgres://eva@host:5432/eva.
+    pub source: String,
+    /// The store to copy into (created when missing for sled/sqlite; the
+    /// table is created on SQL servers). Must not be written by anything else
+    /// until the migration is complete.
+    pub destination: String,
+    /// The database id to migrate.
+    #[arg(long = "db", value_name = "ID")]
+    pub db: String,
+    /// Write the status record every N entries; after a crash at most N
+    /// entries are walked again.
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    pub log_every: u64,
+    /// The status record is stored at `<ID>.<SUFFIX>` in the destination.
+    #[arg(long, default_value = "migration-status", value_name = "SUFFIX")]
+    pub status_suffix: String,
+    /// Nodes per destination write (one round trip each).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub batch_size: usize,
+    /// Parallel source reads when a node's children are fetched.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+    /// Walk the source and count what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `eva-admin status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The destination store of a migration.
+    pub destination: String,
+    /// The database id.
+    #[arg(long = "db", value_name = "ID")]
+    pub db: String,
+    /// The suffix given to `migrate --status-suffix`.
+    #[arg(long, default_value = "migration-status", value_name = "SUFFIX")]
+    pub status_suffix: String,
+    /// Print the record as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `eva-admin verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The store migrated from.
+    pub source: String,
+    /// The store migrated into.
+    pub destination: String,
+    /// The database id.
+    #[arg(long = "db", value_name = "ID")]
+    pub db: String,
+    /// Compare as of this transaction number (default: the destination's latest).
+    #[arg(long, value_name = "TX")]
+    pub as_of: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+async fn open(url: &str, role: &str) -> anyhow::Result<Arc<dyn ValueStore>> {
+    store::open(url).await.with_context(|| format!("opening the {role}"))
+}
+
+/// Runs `migrate`; exit code 0 on success.
+pub async fn run_migrate(args: MigrateArgs) -> anyhow::Result<i32> {
+    let src = open(&args.source, "source").await?;
+    let dst = open(&args.destination, "destination").await?;
+    let options = MigrateOptions {
+        log_every: args.log_every,
+        status_suffix: args.status_suffix.clone(),
+        batch_size: args.batch_size,
+        concurrency: args.concurrency,
+        dry_run: args.dry_run,
+        ..MigrateOptions::default()
+    };
+    let mut observer = ProgressObserver::new(!args.json);
+    let report = migrate::migrate(src, dst.clone(), &args.db, &options, &mut IdentityXform, &mut observer)
+        .await
+        .with_context(|| {
+            format!(
+                "migrating database `{}`; the destination is resumable: fix the cause and run the same command again",
+                args.db
+            )
+        })?;
+    dst.flush().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(0);
+    }
+    let s = &report.stats;
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    if report.up_to_date {
+        println!("database `{}` is up to date in the destination ({} entries); nothing written", args.db, report.end);
+    } else {
+        let verb = if report.dry_run { "would copy" } else { "copied" };
+        println!(
+            "{verb} entries {}..{} of database `{}`: {} nodes ({} bytes) written, {} already present, {} subtrees pruned, in {:.2}s ({:.0} nodes/s, {:.1} MB/s)",
+            report.start,
+            report.end,
+            args.db,
+            s.nodes_written,
+            s.bytes_written,
+            s.nodes_already_present,
+            s.subtrees_pruned,
+            secs,
+            s.nodes_written as f64 / secs,
+            s.bytes_written as f64 / secs / 1e6,
+        );
+    }
+    Ok(0)
+}
+
+/// Runs `status`; exit code 0 when a record exists, 1 when none.
+pub async fn run_status(args: StatusArgs) -> anyhow::Result<i32> {
+    let dst = open(&args.destination, "destination").await?;
+    let found = migrate::read_status(dst.as_ref(), &args.db, &args.status_suffix).await?;
+    let Some((status, _)) = found else {
+        anyhow::bail!(
+            "no migration status record `{}` in `{}`: no migration of database `{}` has run into this store (or another --status-suffix was used)",
+            migrate::status_key(&args.db, &args.status_suffix),
+            dst.url(),
+            args.db
+        );
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(0);
+    }
+    let done = status.last_migrated.map_or(0, |l| l + 1);
+    println!("database:          {}", args.db);
+    println!("state:             {}", status.state.name());
+    println!("entries migrated:  {done} of {} (source head at the last run's start)", status.source_head);
+    println!(
+        "destination head:  {}",
+        status.destination_head.map_or("none yet".into(), |h| h.to_string())
+    );
+    println!("identity:          {}", status.identity);
+    println!("updated:           {}", status.updated);
+    if status.state != MigrationState::Complete {
+        println!("resume with:       eva-admin migrate SOURCE {} --db {}", dst.url(), args.db);
+    }
+    Ok(0)
+}
+
+/// Runs `verify`; exit code 0 when equal, 1 when they differ.
+pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<i32> {
+    let src = open(&args.source, "source").await?;
+    let dst = open(&args.destination, "destination").await?;
+    let options = VerifyOptions {
+        as_of: args.as_of,
+        ..VerifyOptions::default()
+    };
+    let started = Instant::now();
+    let report = migrate::verify(src, dst, &args.db, &options)
+        .await
+        .with_context(|| format!("verifying database `{}`", args.db))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report.is_equal() {
+        println!(
+            "equal as of transaction {}: {} datoms compared, {} destination nodes checked, in {:.2}s",
+            report.tx,
+            report.datoms_compared,
+            report.nodes_checked,
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        println!("DIFFERENT as of transaction {}:", report.tx);
+        for d in &report.differences {
+            println!("  {d}");
+        }
+    }
+    Ok(if report.is_equal() { 0 } else { 1 })
+}
+
+/// Shows a progress bar on a terminal, logs checkpoints otherwise.
+struct ProgressObserver {
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl ProgressObserver {
+    fn new(show: bool) -> ProgressObserver {
+        let bar = (show && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} entries {pos}/{len} {wide_bar} {msg} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        ProgressObserver {
+            bar,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl MigrationObserver for ProgressObserver {
+    fn started(&mut self, start: u64, end: u64) {
+        self.started = Instant::now();
+        tracing::info!(start, end, "migrating entries");
+        if let Some(bar) = &self.bar {
+            bar.set_length(end);
+            bar.set_position(start);
+        }
+    }
+
+    fn entry_done(&mut self, tx: u64, stats: &CopyStats) {
+        if let Some(bar) = &self.bar {
+            let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_position(tx + 1);
+            bar.set_message(format!(
+                "{:.0} nodes/s {:.1} MB/s",
+                stats.nodes_written as f64 / secs,
+                stats.bytes_written as f64 / secs / 1e6
+            ));
+        }
+    }
+
+    fn checkpoint(&mut self, tx: u64) {
+        tracing::info!(last_migrated = tx, "status record written");
+    }
+
+    fn finished(&mut self, stats: &CopyStats) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        tracing::info!(nodes_written = stats.nodes_written, bytes_written = stats.bytes_written, "migration finished");
+    }
+}
