@@ -18,6 +18,7 @@ mod url;
 
 pub use error::StoreError;
 pub use instrumented::{Counters, InstrumentedStore};
+pub use mem::MemStore;
 pub use url::{StoreUrl, open, redact_url};
 
 use async_trait::async_trait;
