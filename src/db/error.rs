@@ -54,6 +54,22 @@ pub enum DbError {
         /// The kind found.
         found: NodeKind,
     },
+    /// An index node decodes but breaks the tree's invariants.
+    #[error("index node `{key}` is corrupt: {reason}")]
+    CorruptNode {
+        /// The key of the bad node.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Creating an immutable node found the key holding other bytes.
+    #[error(
+        "node `{key}` already exists with different content (the store is damaged or another program writes this namespace)"
+    )]
+    NodeConflict {
+        /// The key.
+        key: String,
+    },
     /// A transaction names an attribute the schema does not define.
     #[error("unknown attribute `{ident}` (define it first with :db/ident and :db/valueType)")]
     UnknownAttribute {

@@ -1,19 +1,21 @@
 //! Reading and writing a database: the transaction writer, the reader, and
 //! the demo-data generator. Trees are copy-on-write B+trees (see `tree`).
 
+mod coerce;
 mod error;
 pub mod generate;
 pub mod input;
 mod reader;
 pub mod stats;
 mod tree;
+mod tx_build;
 mod tx_data;
 mod writer;
 
 pub use error::DbError;
 pub use reader::{Component, DatomQuery, Snapshot};
 pub use tx_data::{EntityRef, InputValue, TxOp, TxReport};
-pub use writer::{INNER_CAPACITY, LEAF_CAPACITY};
+pub use writer::{INNER_CAPACITY, LEAF_CAPACITY, TreeShape};
 
 use std::sync::Arc;
 

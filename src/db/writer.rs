@@ -1,6 +1,250 @@
-//! The transaction writer. (Stub: to be built.)
+//! The transaction writer: creating a database and committing transactions.
+//!
+//! A commit writes, in order: the new index nodes (content-addressed, so a
+//! node already present with equal bytes is fine), the tx-log entry `n`
+//! (create-only: a present entry means another writer took `n`), then the
+//! head `{n}` → `{n + 1}` by compare-and-set. Readers go by the head, so a
+//! transaction is visible exactly when the head moves.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::model::{
+    self, DatabaseInfo, Datom, Index, IndexRoots, Node, TxLogEntry, TxLogHead, Value, builtin,
+    tx_entity,
+};
+use crate::store::{CreateOutcome, ReplaceOutcome, ValueStore};
+
+use super::tree::{NewNode, Tree};
+use super::tx_build::TxBuilder;
+use super::{Database, DbError, TxOp, TxReport};
 
 /// Most datoms a leaf holds before it splits.
 pub const LEAF_CAPACITY: usize = 128;
 /// Most children an inner node holds before it splits.
 pub const INNER_CAPACITY: usize = 128;
+
+/// How many nodes one `create_many` call carries.
+const WRITE_BATCH: usize = 128;
+
+/// Node capacities of the index trees a writer builds. The default is
+/// [`LEAF_CAPACITY`] / [`INNER_CAPACITY`]; tests use small ones to get deep
+/// trees from few datoms. Readers work with any shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeShape {
+    /// Most datoms per leaf (at least 1).
+    pub leaf_capacity: usize,
+    /// Most children per inner node (at least 2).
+    pub inner_capacity: usize,
+}
+
+impl Default for TreeShape {
+    fn default() -> Self {
+        TreeShape {
+            leaf_capacity: LEAF_CAPACITY,
+            inner_capacity: INNER_CAPACITY,
+        }
+    }
+}
+
+impl TreeShape {
+    /// The same shape with capacities raised to their minimum.
+    pub(crate) fn sane(self) -> TreeShape {
+        TreeShape {
+            leaf_capacity: self.leaf_capacity.max(1),
+            inner_capacity: self.inner_capacity.max(2),
+        }
+    }
+}
+
+impl Database {
+    /// Creates database `id` in `store` with the bootstrap schema as
+    /// transaction 0; [`DbError::DatabaseExists`] when the id is taken.
+    pub async fn create(store: Arc<dyn ValueStore>, id: &str) -> Result<Database, DbError> {
+        Database::create_with(store, id, now_ms(), TreeShape::default()).await
+    }
+
+    /// [`Database::create`] with a given instant for transaction 0 and tree
+    /// shape (deterministic databases, tests).
+    pub async fn create_with(
+        store: Arc<dyn ValueStore>,
+        id: &str,
+        instant_ms: i64,
+        shape: TreeShape,
+    ) -> Result<Database, DbError> {
+        if store.get(id, id).await?.is_some() {
+            return Err(exists(&store, id));
+        }
+        let info = DatabaseInfo {
+            database_id: id.to_string(),
+            tx_log: uuid::Uuid::new_v4().to_string(),
+            identity: uuid::Uuid::new_v4().to_string(),
+        };
+        let db = Database { store, info };
+        let mut datoms = builtin::bootstrap_datoms();
+        datoms.push(Datom {
+            e: tx_entity(0),
+            a: builtin::TX_INSTANT,
+            v: Value::Instant(instant_ms),
+            tx: 0,
+            added: true,
+        });
+        let roots = db
+            .grow_trees(&IndexRoots::default(), &datoms, shape)
+            .await?;
+        let entry = TxLogEntry {
+            tx: 0,
+            instant: instant_ms,
+            datoms,
+            roots,
+            next_entity: [builtin::FIRST_USER_ATTRIBUTE, 1, 1],
+        };
+        db.append_entry(&entry).await?;
+        let info_bytes = model::encode(&Node::DatabaseInfo(db.info.clone()));
+        match db.store.replace(id, id, None, &info_bytes).await? {
+            ReplaceOutcome::Replaced => Ok(db),
+            ReplaceOutcome::Mismatch(_) => Err(exists(&db.store, id)),
+        }
+    }
+
+    /// Commits `ops` as the next transaction, stamped with the current time.
+    pub async fn transact(&self, ops: Vec<TxOp>) -> Result<TxReport, DbError> {
+        self.transact_with(ops, now_ms(), TreeShape::default())
+            .await
+    }
+
+    /// [`Database::transact`] with a given instant (milliseconds since the
+    /// epoch), for deterministic databases.
+    pub async fn transact_at(&self, ops: Vec<TxOp>, instant_ms: i64) -> Result<TxReport, DbError> {
+        self.transact_with(ops, instant_ms, TreeShape::default())
+            .await
+    }
+
+    /// [`Database::transact_at`] building trees of the given shape.
+    /// [`DbError::ConcurrentWrite`] when another writer committed first;
+    /// nothing of this transaction is then visible.
+    pub async fn transact_with(
+        &self,
+        ops: Vec<TxOp>,
+        instant_ms: i64,
+        shape: TreeShape,
+    ) -> Result<TxReport, DbError> {
+        let count = self.head().await?.count;
+        let last = count
+            .checked_sub(1)
+            .ok_or(DbError::NoSuchTransaction { tx: 0, count })?;
+        let snapshot = self.snapshot_of(self.entry(last).await?).await?;
+        let built = TxBuilder::new(&snapshot, count)
+            .build(ops, instant_ms)
+            .await?;
+        let roots = self
+            .grow_trees(&snapshot.entry.roots, &built.datoms, shape)
+            .await?;
+        let entry = TxLogEntry {
+            tx: count,
+            instant: instant_ms,
+            datoms: built.datoms,
+            roots,
+            next_entity: built.next_entity,
+        };
+        self.append_entry(&entry).await?;
+        Ok(TxReport {
+            tx: count,
+            tempids: built.tempids,
+            datoms: entry.datoms,
+        })
+    }
+
+    /// Inserts `datoms` into the four trees at `roots`, stores the new
+    /// nodes and returns the new roots.
+    async fn grow_trees(
+        &self,
+        roots: &IndexRoots,
+        datoms: &[Datom],
+        shape: TreeShape,
+    ) -> Result<IndexRoots, DbError> {
+        let mut new_roots = IndexRoots::default();
+        let mut nodes = Vec::new();
+        for index in Index::ALL {
+            let mut held: Vec<Datom> = datoms.iter().filter(|d| index.holds(d)).cloned().collect();
+            held.sort_by(|x, y| index.cmp(x, y));
+            let tree = Tree::new(self.store.as_ref(), self.id(), index);
+            let (root, new) = tree.insert(roots.get(index), &held, shape).await?;
+            new_roots.set(index, root);
+            nodes.extend(new);
+        }
+        self.write_nodes(nodes).await?;
+        Ok(new_roots)
+    }
+
+    /// Creates index nodes, children before parents; a key already holding
+    /// the same bytes is fine (keys are content hashes).
+    async fn write_nodes(&self, nodes: Vec<NewNode>) -> Result<(), DbError> {
+        let mut seen = HashSet::new();
+        let nodes: Vec<NewNode> = nodes
+            .into_iter()
+            .filter(|(key, _)| seen.insert(key.clone()))
+            .collect();
+        for batch in nodes.chunks(WRITE_BATCH) {
+            let outcomes = self.store.create_many(self.id(), batch).await?;
+            for ((key, bytes), outcome) in batch.iter().zip(outcomes) {
+                if let CreateOutcome::Existed(stored) = outcome
+                    && stored != *bytes
+                {
+                    return Err(DbError::NodeConflict { key: key.clone() });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates entry `entry.tx` and moves the head from `{tx}` to `{tx + 1}`.
+    async fn append_entry(&self, entry: &TxLogEntry) -> Result<(), DbError> {
+        let n = entry.tx;
+        let key = model::entry_key(&self.info.tx_log, n);
+        let bytes = model::encode(&Node::TxLogEntry(entry.clone()));
+        if let CreateOutcome::Existed(stored) = self.store.create(self.id(), &key, &bytes).await?
+            && stored != bytes
+        {
+            return Err(self.concurrent(format!(
+                "transaction {n} was taken by another writer (or a crashed writer left entry `{key}` behind)"
+            )));
+        }
+        let head = |count| model::encode(&Node::TxLogHead(TxLogHead { count }));
+        let expected = (n > 0).then(|| head(n));
+        let outcome = self
+            .store
+            .replace(
+                self.id(),
+                &self.info.tx_log,
+                expected.as_deref(),
+                &head(n + 1),
+            )
+            .await?;
+        match outcome {
+            ReplaceOutcome::Replaced => Ok(()),
+            ReplaceOutcome::Mismatch(_) => Err(self.concurrent(format!(
+                "the tx-log head moved past {n} while transaction {n} was being written"
+            ))),
+        }
+    }
+
+    fn concurrent(&self, what: String) -> DbError {
+        DbError::ConcurrentWrite {
+            id: self.id().to_string(),
+            what,
+        }
+    }
+}
+
+fn exists(store: &Arc<dyn ValueStore>, id: &str) -> DbError {
+    DbError::DatabaseExists {
+        id: id.to_string(),
+        url: store.url().to_string(),
+    }
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
