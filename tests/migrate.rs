@@ -21,11 +21,27 @@ const DB: &str = "demo";
 fn schema_ops() -> Vec<TxOp> {
     let attr = |name: &str, ty: &str, many: bool| {
         let e = EntityRef::Temp(name.to_string());
-        let card = if many { ":db.cardinality/many" } else { ":db.cardinality/one" };
+        let card = if many {
+            ":db.cardinality/many"
+        } else {
+            ":db.cardinality/one"
+        };
         vec![
-            TxOp::Add { e: e.clone(), a: ":db/ident".into(), v: InputValue::Keyword(name.into()) },
-            TxOp::Add { e: e.clone(), a: ":db/valueType".into(), v: InputValue::Keyword(ty.into()) },
-            TxOp::Add { e, a: ":db/cardinality".into(), v: InputValue::Keyword(card.into()) },
+            TxOp::Add {
+                e: e.clone(),
+                a: ":db/ident".into(),
+                v: InputValue::Keyword(name.into()),
+            },
+            TxOp::Add {
+                e: e.clone(),
+                a: ":db/valueType".into(),
+                v: InputValue::Keyword(ty.into()),
+            },
+            TxOp::Add {
+                e,
+                a: ":db/cardinality".into(),
+                v: InputValue::Keyword(card.into()),
+            },
         ]
     };
     [
@@ -48,7 +64,11 @@ impl Source {
     async fn create(store: Arc<dyn ValueStore>) -> Source {
         let db = Database::create(store, DB).await.unwrap();
         db.transact_at(schema_ops(), 1_000).await.unwrap();
-        Source { db, entities: Vec::new(), rng: ChaCha8Rng::seed_from_u64(7) }
+        Source {
+            db,
+            entities: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(7),
+        }
     }
 
     /// Commits `txs` transactions of about `per_tx` datoms: new entities,
@@ -68,9 +88,18 @@ impl Source {
                     }
                 };
                 let (a, v) = match self.rng.random_range(0..4) {
-                    0 => (":item/name", InputValue::String(format!("name-{}", self.rng.random::<u32>()))),
-                    1 => (":item/count", InputValue::Long(self.rng.random_range(0..1000))),
-                    2 => (":item/tags", InputValue::Keyword(format!(":tag/t{}", self.rng.random_range(0..20)))),
+                    0 => (
+                        ":item/name",
+                        InputValue::String(format!("name-{}", self.rng.random::<u32>())),
+                    ),
+                    1 => (
+                        ":item/count",
+                        InputValue::Long(self.rng.random_range(0..1000)),
+                    ),
+                    2 => (
+                        ":item/tags",
+                        InputValue::Keyword(format!(":tag/t{}", self.rng.random_range(0..20))),
+                    ),
                     _ => match self.entities.first() {
                         Some(&target) => (":item/parent", InputValue::Long(target as i64)),
                         None => (":item/count", InputValue::Long(1)),
@@ -98,14 +127,30 @@ async fn migrate_with(
 }
 
 async fn migrate_all(src: Arc<dyn ValueStore>, dst: Arc<dyn ValueStore>) -> MigrationReport {
-    migrate_with(src, dst, &MigrateOptions::default()).await.unwrap()
+    migrate_with(src, dst, &MigrateOptions::default())
+        .await
+        .unwrap()
 }
 
 async fn assert_equivalent(src: Arc<dyn ValueStore>, dst: Arc<dyn ValueStore>) {
-    let src_count = Database::open(src.clone(), DB).await.unwrap().head().await.unwrap().count;
-    let dst_count = Database::open(dst.clone(), DB).await.unwrap().head().await.unwrap().count;
+    let src_count = Database::open(src.clone(), DB)
+        .await
+        .unwrap()
+        .head()
+        .await
+        .unwrap()
+        .count;
+    let dst_count = Database::open(dst.clone(), DB)
+        .await
+        .unwrap()
+        .head()
+        .await
+        .unwrap()
+        .count;
     assert_eq!(src_count, dst_count, "same latest transaction");
-    let report = migrate::verify(src, dst, DB, &VerifyOptions::default()).await.unwrap();
+    let report = migrate::verify(src, dst, DB, &VerifyOptions::default())
+        .await
+        .unwrap();
     assert!(report.is_equal(), "differences: {:#?}", report.differences);
     assert!(report.datoms_compared > 0);
 }
@@ -138,10 +183,20 @@ async fn continuous_runs_copy_only_what_is_new_and_trivial_runs_write_nothing() 
     assert_equivalent(source.store(), dst_inner.clone()).await;
 
     for _ in 0..2 {
-        let before = (created(&dst.counters), Counters::get(&dst.counters.replaces));
+        let before = (
+            created(&dst.counters),
+            Counters::get(&dst.counters.replaces),
+        );
         let report = migrate_all(source.store(), dst.clone()).await;
         assert!(report.up_to_date);
-        assert_eq!(before, (created(&dst.counters), Counters::get(&dst.counters.replaces)), "a trivial run writes nothing");
+        assert_eq!(
+            before,
+            (
+                created(&dst.counters),
+                Counters::get(&dst.counters.replaces)
+            ),
+            "a trivial run writes nothing"
+        );
     }
 
     source.grow(160, 1).await;
@@ -150,7 +205,11 @@ async fn continuous_runs_copy_only_what_is_new_and_trivial_runs_write_nothing() 
     assert_equivalent(source.store(), dst_inner.clone()).await;
     let report = migrate_all(source.store(), dst.clone()).await;
     assert!(report.up_to_date);
-    assert!(dst.violations().is_empty(), "post-order violated: {:?}", dst.violations());
+    assert!(
+        dst.violations().is_empty(),
+        "post-order violated: {:?}",
+        dst.violations()
+    );
 }
 
 #[tokio::test]
@@ -160,20 +219,38 @@ async fn interrupted_migration_resumes_to_an_equivalent_copy() {
     let dst_inner = mem();
     // The destination fails after some nodes are written, as a crash would.
     let failing = Arc::new(InstrumentedStore::new(dst_inner.clone()).failing_after(700));
-    let options = MigrateOptions { log_every: 10, batch_size: 32, ..MigrateOptions::default() };
-    let err = migrate_with(source.store(), failing, &options).await.unwrap_err();
+    let options = MigrateOptions {
+        log_every: 10,
+        batch_size: 32,
+        ..MigrateOptions::default()
+    };
+    let err = migrate_with(source.store(), failing, &options)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
-    let (status, _) = migrate::read_status(dst_inner.as_ref(), DB, "migration-status").await.unwrap().unwrap();
+    let (status, _) = migrate::read_status(dst_inner.as_ref(), DB, "migration-status")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status.state, MigrationState::InProgress);
     let resumed_from = status.last_migrated.unwrap() + 1;
-    assert!(resumed_from > 0, "some entries were noted before the failure");
+    assert!(
+        resumed_from > 0,
+        "some entries were noted before the failure"
+    );
     // The roots did not move.
     assert!(dst_inner.get(DB, DB).await.unwrap().is_none());
 
     let checked = Arc::new(InstrumentedStore::new(dst_inner.clone()).checking_post_order());
-    let report = migrate_with(source.store(), checked.clone(), &options).await.unwrap();
+    let report = migrate_with(source.store(), checked.clone(), &options)
+        .await
+        .unwrap();
     assert_eq!(report.start, resumed_from);
-    assert!(checked.violations().is_empty(), "{:?}", checked.violations());
+    assert!(
+        checked.violations().is_empty(),
+        "{:?}",
+        checked.violations()
+    );
     assert_equivalent(source.store(), dst_inner).await;
 }
 
@@ -181,17 +258,42 @@ async fn interrupted_migration_resumes_to_an_equivalent_copy() {
 async fn cancelled_run_resumes_to_an_equivalent_copy() {
     let mut source = Source::create(mem()).await;
     source.grow(320, 2).await;
-    let dst = mem();
-    let options = MigrateOptions { log_every: 5, batch_size: 16, ..MigrateOptions::default() };
+    let options = MigrateOptions {
+        log_every: 5,
+        batch_size: 16,
+        ..MigrateOptions::default()
+    };
+    // How long a whole run takes, to cancel one half-way.
+    let started = std::time::Instant::now();
+    let probe = Arc::new(InstrumentedStore::new(mem()));
+    migrate_with(source.store(), probe, &options).await.unwrap();
+    let full = started.elapsed();
+
+    let dst_inner = mem();
+    let dst = Arc::new(InstrumentedStore::new(dst_inner.clone()));
     // Dropping the future mid-run is what a cancellation does.
     let cancelled = tokio::time::timeout(
-        std::time::Duration::from_millis(30),
+        full / 2,
         migrate_with(source.store(), dst.clone(), &options),
     )
     .await;
-    assert!(cancelled.is_err(), "the run should still have been going after 30 ms");
-    migrate_with(source.store(), dst.clone(), &options).await.unwrap();
-    assert_equivalent(source.store(), dst).await;
+    assert!(
+        cancelled.is_err(),
+        "the run should still have been going half-way"
+    );
+    assert!(
+        created(&dst.counters) > 0,
+        "something was written before the cancel"
+    );
+    assert!(
+        dst_inner.get(DB, DB).await.unwrap().is_none(),
+        "roots not moved"
+    );
+    let report = migrate_with(source.store(), dst.clone(), &options)
+        .await
+        .unwrap();
+    assert!(report.start > 0, "resumed, not restarted");
+    assert_equivalent(source.store(), dst_inner).await;
 }
 
 #[tokio::test]
@@ -223,10 +325,19 @@ async fn pruning_makes_an_incremental_run_cost_what_is_new() {
     let new_nodes = store_keys(dst_inner.as_ref()).await - before;
     let reads = Counters::get(&src.counters.keys_read);
     let writes = Counters::get(&dst.counters.keys_offered);
-    println!("+1%: {new_nodes} new nodes, {reads} source reads, {writes} destination writes, {:?}", report.stats);
+    println!(
+        "+1%: {new_nodes} new nodes, {reads} source reads, {writes} destination writes, {:?}",
+        report.stats
+    );
     assert_eq!(created(&dst.counters), new_nodes);
-    assert!(writes <= new_nodes + 2, "writes {writes} for {new_nodes} new nodes");
-    assert!(reads <= 3 * new_nodes + 10, "reads {reads} for {new_nodes} new nodes");
+    assert!(
+        writes <= new_nodes + 2,
+        "writes {writes} for {new_nodes} new nodes"
+    );
+    assert!(
+        reads <= 3 * new_nodes + 10,
+        "reads {reads} for {new_nodes} new nodes"
+    );
 }
 
 async fn store_keys(store: &dyn ValueStore) -> u64 {
@@ -234,7 +345,9 @@ async fn store_keys(store: &dyn ValueStore) -> u64 {
     let mut n = 0;
     loop {
         let page = store.scan(DB, after.as_deref(), 1000).await.unwrap();
-        let Some((last, _)) = page.last() else { return n };
+        let Some((last, _)) = page.last() else {
+            return n;
+        };
         n += page.len() as u64;
         after = Some(last.clone());
     }
@@ -246,21 +359,40 @@ async fn never_overwrites_a_node_that_differs() {
     source.grow(20, 3).await;
     let dst = mem();
     // Pre-seed the destination with other bytes at the key of entry 5.
-    let info = Database::open(source.store(), DB).await.unwrap().info().clone();
+    let info = Database::open(source.store(), DB)
+        .await
+        .unwrap()
+        .info()
+        .clone();
     let key = model::entry_key(&info.tx_log, 5);
     let foreign = model::encode(&Node::TxLogHead(model::TxLogHead { count: 99 }));
     dst.create(DB, &key, &foreign).await.unwrap();
 
     let err = migrate_all_err(source.store(), dst.clone()).await;
-    assert!(matches!(&err, MigrateError::ForeignNode { key: k } if *k == key), "{err}");
+    assert!(
+        matches!(&err, MigrateError::ForeignNode { key: k } if *k == key),
+        "{err}"
+    );
     assert!(err.to_string().contains(&key));
-    assert_eq!(dst.get(DB, &key).await.unwrap(), Some(foreign), "the foreign value is untouched");
-    assert!(dst.get(DB, DB).await.unwrap().is_none(), "database-info not written");
-    assert!(dst.get(DB, &info.tx_log).await.unwrap().is_none(), "head not written");
+    assert_eq!(
+        dst.get(DB, &key).await.unwrap(),
+        Some(foreign),
+        "the foreign value is untouched"
+    );
+    assert!(
+        dst.get(DB, DB).await.unwrap().is_none(),
+        "database-info not written"
+    );
+    assert!(
+        dst.get(DB, &info.tx_log).await.unwrap().is_none(),
+        "head not written"
+    );
 }
 
 async fn migrate_all_err(src: Arc<dyn ValueStore>, dst: Arc<dyn ValueStore>) -> MigrateError {
-    migrate_with(src, dst, &MigrateOptions::default()).await.unwrap_err()
+    migrate_with(src, dst, &MigrateOptions::default())
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
@@ -271,12 +403,29 @@ async fn refuses_a_destination_written_by_someone_else() {
     migrate_all(source.store(), dst.clone()).await;
     // Someone transacts into the destination.
     let other = Database::open(dst.clone(), DB).await.unwrap();
-    other.transact_at(vec![TxOp::Add { e: EntityRef::Temp("x".into()), a: ":item/count".into(), v: InputValue::Long(1) }], 9).await.unwrap();
+    other
+        .transact_at(
+            vec![TxOp::Add {
+                e: EntityRef::Temp("x".into()),
+                a: ":item/count".into(),
+                v: InputValue::Long(1),
+            }],
+            9,
+        )
+        .await
+        .unwrap();
     source.grow(5, 2).await;
     let head_before = dst.get(DB, &other.info().tx_log).await.unwrap();
     let err = migrate_all_err(source.store(), dst.clone()).await;
-    assert!(matches!(err, MigrateError::DestinationChanged { .. }), "{err}");
-    assert_eq!(dst.get(DB, &other.info().tx_log).await.unwrap(), head_before, "nothing written");
+    assert!(
+        matches!(err, MigrateError::DestinationChanged { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        dst.get(DB, &other.info().tx_log).await.unwrap(),
+        head_before,
+        "nothing written"
+    );
 }
 
 #[tokio::test]
@@ -286,7 +435,10 @@ async fn refuses_another_database_with_the_same_id() {
     let dst = mem();
     migrate_all(a.store(), dst.clone()).await;
     let err = migrate_all_err(b.store(), dst).await;
-    assert!(matches!(err, MigrateError::IdentityMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, MigrateError::IdentityMismatch { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -298,26 +450,52 @@ async fn the_head_never_moves_backwards() {
     source.grow(5, 2).await;
     // Migrating the older copy back into the grown source: swapped arguments.
     let err = migrate_all_err(copy, source.store()).await;
-    assert!(matches!(err, MigrateError::DestinationAhead { source_count: 12, destination_count: 17 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MigrateError::DestinationAhead {
+                source_count: 12,
+                destination_count: 17
+            }
+        ),
+        "{err}"
+    );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_source_copies_the_snapshot_and_the_next_run_catches_up() {
     let dir = tempfile::tempdir().unwrap();
-    let src = store::open(&format!("sled:{}", dir.path().join("src").display())).await.unwrap();
+    let src = store::open(&format!("sled:{}", dir.path().join("src").display()))
+        .await
+        .unwrap();
     let mut source = Source::create(src.clone()).await;
     source.grow(300, 5).await;
     let dst = mem();
+    let before = source.db.head().await.unwrap().count;
     let writer = tokio::spawn(async move {
         source.grow(100, 5).await;
         source
     });
+    // Start copying once the writer is under way.
+    let live = Database::open(src.clone(), DB).await.unwrap();
+    while live.head().await.unwrap().count == before {
+        tokio::task::yield_now().await;
+    }
     let report = migrate_all(src.clone(), dst.clone()).await;
     let copied = report.end;
+    assert!(
+        copied > before,
+        "the snapshot includes what the writer committed before the start"
+    );
     let dst_db = Database::open(dst.clone(), DB).await.unwrap();
     assert_eq!(dst_db.head().await.unwrap().count, copied);
-    let as_of = VerifyOptions { as_of: Some(copied - 1), ..VerifyOptions::default() };
-    let check = migrate::verify(src.clone(), dst.clone(), DB, &as_of).await.unwrap();
+    let as_of = VerifyOptions {
+        as_of: Some(copied - 1),
+        ..VerifyOptions::default()
+    };
+    let check = migrate::verify(src.clone(), dst.clone(), DB, &as_of)
+        .await
+        .unwrap();
     assert!(check.is_equal(), "{:?}", check.differences);
     writer.await.unwrap();
     migrate_all(src.clone(), dst.clone()).await;
@@ -329,8 +507,13 @@ async fn dry_run_counts_and_writes_nothing() {
     let mut source = Source::create(mem()).await;
     source.grow(30, 3).await;
     let dst = mem();
-    let options = MigrateOptions { dry_run: true, ..MigrateOptions::default() };
-    let report = migrate_with(source.store(), dst.clone(), &options).await.unwrap();
+    let options = MigrateOptions {
+        dry_run: true,
+        ..MigrateOptions::default()
+    };
+    let report = migrate_with(source.store(), dst.clone(), &options)
+        .await
+        .unwrap();
     assert!(report.stats.nodes_written > 30);
     assert_eq!(store_keys(dst.as_ref()).await, 0);
 }
@@ -339,7 +522,10 @@ async fn dry_run_counts_and_writes_nothing() {
 #[tokio::test]
 async fn migrates_across_every_backend() {
     let dir = tempfile::tempdir().unwrap();
-    let (Some(pg), Some(my)) = (common::servers::postgres_url().await, common::servers::mysql_url().await) else {
+    let (Some(pg), Some(my)) = (
+        common::servers::postgres_url().await,
+        common::servers::mysql_url().await,
+    ) else {
         return;
     };
     let urls = [
@@ -356,7 +542,11 @@ async fn migrates_across_every_backend() {
     for url in &urls[1..] {
         let to = store::open(url).await.unwrap();
         let report = migrate_all(from.clone(), to.clone()).await;
-        assert!(report.stats.nodes_written > 100, "{url}: {:?}", report.stats);
+        assert!(
+            report.stats.nodes_written > 100,
+            "{url}: {:?}",
+            report.stats
+        );
         assert_equivalent(source.store(), to.clone()).await;
         from = to;
     }

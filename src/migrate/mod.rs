@@ -10,7 +10,7 @@ mod error;
 mod observer;
 mod run;
 mod status;
-// mod verify; (lands with the reader)
+mod verify;
 mod xform;
 
 pub use copier::CopyStats;
@@ -18,5 +18,6 @@ pub use error::MigrateError;
 pub use observer::{MigrationObserver, NoObserver};
 pub use run::{MigrateOptions, MigrationReport, migrate};
 pub use status::{MigrationState, MigrationStatus, read_status, status_key};
+pub use verify::{VerifyOptions, VerifyReport, verify};
 
 pub use xform::{IdentityXform, NodeBatch, Xform};

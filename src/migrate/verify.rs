@@ -69,12 +69,25 @@ pub async fn verify(
     id: &str,
     options: &VerifyOptions,
 ) -> Result<VerifyReport, MigrateError> {
-    let source = Database::open(src, id).await.map_err(MigrateError::Source)?;
-    let destination = Database::open(dst, id).await.map_err(MigrateError::Destination)?;
+    let source = Database::open(src, id)
+        .await
+        .map_err(MigrateError::Source)?;
+    let destination = Database::open(dst, id)
+        .await
+        .map_err(MigrateError::Destination)?;
     let source_entries = source.head().await.map_err(MigrateError::Source)?.count;
-    let destination_entries = destination.head().await.map_err(MigrateError::Destination)?.count;
-    let tx = options.as_of.unwrap_or(destination_entries.saturating_sub(1));
-    for (side, count) in [("the source", source_entries), ("the destination", destination_entries)] {
+    let destination_entries = destination
+        .head()
+        .await
+        .map_err(MigrateError::Destination)?
+        .count;
+    let tx = options
+        .as_of
+        .unwrap_or(destination_entries.saturating_sub(1));
+    for (side, count) in [
+        ("the source", source_entries),
+        ("the destination", destination_entries),
+    ] {
         if tx >= count {
             return Err(MigrateError::AsOfOutOfRange { tx, side, count });
         }
@@ -100,19 +113,30 @@ async fn compare_datoms(
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
     let ours = source.as_of(tx).await.map_err(MigrateError::Source)?;
-    let theirs = destination.as_of(tx).await.map_err(MigrateError::Destination)?;
+    let theirs = destination
+        .as_of(tx)
+        .await
+        .map_err(MigrateError::Destination)?;
     for index in Index::ALL {
         for history in [false, true] {
             let query = DatomQuery {
                 history,
                 ..DatomQuery::default()
             };
-            let a = ours.datoms(index, &query).await.map_err(MigrateError::Source)?;
-            let b = theirs.datoms(index, &query).await.map_err(MigrateError::Destination)?;
+            let a = ours
+                .datoms(index, &query)
+                .await
+                .map_err(MigrateError::Source)?;
+            let b = theirs
+                .datoms(index, &query)
+                .await
+                .map_err(MigrateError::Destination)?;
             report.datoms_compared += a.len() as u64;
             let view = if history { "history" } else { "current" };
             if let Some(diff) = first_difference(&a, &b) {
-                report.note(max, || format!("{} {view}: {diff}", index.name().to_uppercase()));
+                report.note(max, || {
+                    format!("{} {view}: {diff}", index.name().to_uppercase())
+                });
             }
         }
     }
@@ -144,9 +168,14 @@ async fn compare_entries(
 ) -> Result<(), MigrateError> {
     for i in 0..=tx {
         let a = source.entry(i).await.map_err(MigrateError::Source)?;
-        let b = destination.entry(i).await.map_err(MigrateError::Destination)?;
+        let b = destination
+            .entry(i)
+            .await
+            .map_err(MigrateError::Destination)?;
         if a.instant != b.instant || a.datoms != b.datoms || a.tx != b.tx {
-            report.note(max, || format!("tx-log entry {i}: number, instant or datoms differ"));
+            report.note(max, || {
+                format!("tx-log entry {i}: number, instant or datoms differ")
+            });
         }
     }
     Ok(())
@@ -159,11 +188,18 @@ async fn walk_structure(
     max: usize,
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
-    let count = destination.head().await.map_err(MigrateError::Destination)?.count;
+    let count = destination
+        .head()
+        .await
+        .map_err(MigrateError::Destination)?
+        .count;
     let mut seen: HashSet<String> = HashSet::new();
     let mut stack: Vec<(String, NodeKind)> = Vec::new();
     for i in 0..count {
-        let entry = destination.entry(i).await.map_err(MigrateError::Destination)?;
+        let entry = destination
+            .entry(i)
+            .await
+            .map_err(MigrateError::Destination)?;
         report.nodes_checked += 1;
         for root in entry.roots.keys() {
             stack.push((root.to_string(), NodeKind::IndexInner));
@@ -175,11 +211,19 @@ async fn walk_structure(
             report.nodes_checked += 1;
             match destination.expect_node(&key).await {
                 Ok(Node::IndexInner(inner)) => {
-                    stack.extend(inner.children.into_iter().map(|c| (c, NodeKind::IndexInner)));
+                    stack.extend(
+                        inner
+                            .children
+                            .into_iter()
+                            .map(|c| (c, NodeKind::IndexInner)),
+                    );
                 }
                 Ok(Node::IndexLeaf(_)) => {}
                 Ok(other) => report.note(max, || {
-                    format!("node `{key}` is a {} inside an index tree", other.kind().name())
+                    format!(
+                        "node `{key}` is a {} inside an index tree",
+                        other.kind().name()
+                    )
                 }),
                 Err(e @ (DbError::MissingNode { .. } | DbError::Codec { .. })) => {
                     report.note(max, || e.to_string())

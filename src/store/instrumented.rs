@@ -83,6 +83,13 @@ impl InstrumentedStore {
             .unwrap_or_default()
     }
 
+    /// Counts a call and yields to the scheduler once, as a store across a
+    /// network would, so that timeouts and cancellation can take effect.
+    async fn round_trip(&self) {
+        Counters::add(&self.counters.calls, 1);
+        tokio::task::yield_now().await;
+    }
+
     fn check_write_allowed(&self, op: &'static str) -> Result<(), StoreError> {
         match self.fail_after_creates {
             Some(n) if Counters::get(&self.counters.keys_created) >= n => Err(StoreError::io(
@@ -142,7 +149,7 @@ impl ValueStore for InstrumentedStore {
         namespace: &str,
         keys: &[String],
     ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        Counters::add(&self.counters.calls, 1);
+        self.round_trip().await;
         Counters::add(&self.counters.keys_read, keys.len());
         self.inner.get_many(namespace, keys).await
     }
@@ -152,7 +159,7 @@ impl ValueStore for InstrumentedStore {
         namespace: &str,
         keys: &[String],
     ) -> Result<Vec<bool>, StoreError> {
-        Counters::add(&self.counters.calls, 1);
+        self.round_trip().await;
         Counters::add(&self.counters.keys_checked, keys.len());
         self.inner.contains_many(namespace, keys).await
     }
@@ -162,7 +169,7 @@ impl ValueStore for InstrumentedStore {
         namespace: &str,
         entries: &[Entry],
     ) -> Result<Vec<CreateOutcome>, StoreError> {
-        Counters::add(&self.counters.calls, 1);
+        self.round_trip().await;
         self.check_write_allowed("create")?;
         if self.check_post_order {
             let pairs: Vec<(&str, &[u8])> = entries
@@ -187,7 +194,7 @@ impl ValueStore for InstrumentedStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<ReplaceOutcome, StoreError> {
-        Counters::add(&self.counters.calls, 1);
+        self.round_trip().await;
         Counters::add(&self.counters.replaces, 1);
         self.check_write_allowed("replace")?;
         if self.check_post_order {
@@ -202,7 +209,7 @@ impl ValueStore for InstrumentedStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        Counters::add(&self.counters.calls, 1);
+        self.round_trip().await;
         self.inner.scan(namespace, after, limit).await
     }
 
