@@ -34,17 +34,36 @@ async fn assert_no_partial_root(url: &str) {
     let last = db.entry(count - 1).await.unwrap();
     for root in last.roots.keys() {
         let node = db.expect_node(root).await.unwrap();
-        assert!(matches!(node, model::Node::IndexInner(_) | model::Node::IndexLeaf(_)));
+        assert!(matches!(
+            node,
+            model::Node::IndexInner(_) | model::Node::IndexLeaf(_)
+        ));
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resume_after_kill_loses_nothing() {
-    let kills: usize = if std::env::var_os("EVA_SLOW_TESTS").is_some() { 100 } else { 20 };
+    let kills: usize = if std::env::var_os("EVA_SLOW_TESTS").is_some() {
+        100
+    } else {
+        20
+    };
     let dir = tempfile::tempdir().unwrap();
     let url = |name: &str| format!("sled:{}", dir.path().join(name).display());
     let (src, dst, probe) = (url("src"), url("dst"), url("probe"));
-    eva(&["db", "generate", &src, "--db", "demo", "--txs", "400", "--datoms-per-tx", "10", "--seed", "3"]);
+    eva(&[
+        "db",
+        "generate",
+        &src,
+        "--db",
+        "demo",
+        "--txs",
+        "400",
+        "--datoms-per-tx",
+        "10",
+        "--seed",
+        "3",
+    ]);
 
     // How long an uninterrupted run takes, to spread the kills over it.
     let started = Instant::now();
@@ -55,7 +74,17 @@ async fn resume_after_kill_loses_nothing() {
     let mut finished_early = 0;
     for _ in 0..kills {
         let mut child = Command::new(BIN)
-            .args(["migrate", &src, &dst, "--db", "demo", "--log-every", "5", "--batch-size", "32"])
+            .args([
+                "migrate",
+                &src,
+                &dst,
+                "--db",
+                "demo",
+                "--log-every",
+                "5",
+                "--batch-size",
+                "32",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
