@@ -1,12 +1,39 @@
 #!/usr/bin/env bash
-# Installs PostgreSQL and MariaDB from Debian's packages when missing
-# (idempotent; the tests start and stop their own servers).
+# Installs the database servers the integration tests start (PostgreSQL and
+# MariaDB), only when their binaries are missing. Idempotent; needs root or
+# sudo. The tests themselves start and stop the servers (tests/common/servers.rs).
 set -euo pipefail
-need=()
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+
+have_postgres() {
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null
+}
+
+have_mariadb() {
+    { command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ]; } &&
+        command -v mariadb-install-db >/dev/null
+}
+
+packages=()
+have_postgres || packages+=(postgresql)
+have_mariadb || packages+=(mariadb-server)
+
+if [ ${#packages[@]} -eq 0 ]; then
+    echo "install-servers: PostgreSQL and MariaDB already installed"
+    exit 0
 fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+fi
+
+echo "install-servers: installing ${packages[*]}"
+"${sudo[@]}" apt-get update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
+
+# Debian's packages may start system-wide services; the tests use their own
+# servers on free ports, so those are not needed (and fail harmlessly in
+# containers without an init system).
+have_postgres || { echo "install-servers: PostgreSQL still missing" >&2; exit 1; }
+have_mariadb || { echo "install-servers: MariaDB still missing" >&2; exit 1; }
+echo "install-servers: done"

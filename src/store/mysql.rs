@@ -1,19 +1,158 @@
-//! `mysql://…` (stub: filled in by the SQL backends work).
-use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore};
+//! `mysql://…` — MariaDB, table `eva_kv` (`VARBINARY` keys, `LONGBLOB` values).
+//!
+//! Connections come from a `mysql_async::Pool`. The database the URL names is
+//! created when missing. Every statement runs on its own (autocommit).
+
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Pool, Row, Value};
+
+use super::sql::{
+    MAX_KEYS_PER_LOOKUP, MAX_ROWS_PER_STATEMENT, MYSQL_DDL, OPEN_TIMEOUT, chunk_entries,
+    placeholders,
+};
+use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore, redact_url};
+
+/// The database used when the URL names none (`mysql://user@host:port/`).
+const DEFAULT_DATABASE: &str = "eva";
 
 /// A store in MariaDB.
 pub struct MysqlStore {
     url: String,
+    pool: Pool,
+    /// Bytes of keys and values per insert statement: half the server's
+    /// `max_allowed_packet`, so a statement and its overhead always fit.
+    max_bytes: usize,
+}
+
+/// Runs `fut` with the open timeout, turning both failure kinds into a reason.
+async fn timed<T>(
+    what: &str,
+    fut: impl Future<Output = mysql_async::Result<T>>,
+) -> Result<T, String> {
+    tokio::time::timeout(OPEN_TIMEOUT, fut)
+        .await
+        .map_err(|_| format!("{what}: no answer within {} s", OPEN_TIMEOUT.as_secs()))?
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+/// `name` quoted as a MariaDB identifier.
+fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 impl MysqlStore {
-    /// Opens (or creates) a connection pool to the server.
-    pub async fn open(url: &str) -> Result<MysqlStore, StoreError> {
-        Err(StoreError::Open {
-            url: url.into(),
-            reason: "not implemented yet".into(),
+    /// Connects to the server the URL names (`conn`, a `mysql://` URL; `url`
+    /// is the URL as the user wrote it), creates the database when the URL
+    /// names one that is missing (`eva` when it names none), and the `eva_kv` table. Fails within a few
+    /// seconds when the server does not answer.
+    pub async fn open(conn: &str, url: &str) -> Result<MysqlStore, StoreError> {
+        let shown = redact_url(url);
+        let failed = |reason: String| StoreError::Open {
+            url: shown.clone(),
+            reason,
+        };
+        let opts = Opts::from_url(conn).map_err(|e| failed(e.to_string()))?;
+        // Found rows, not changed rows: an UPDATE writing the value already
+        // stored still counts as a match for compare-and-set.
+        let opts: Opts = OptsBuilder::from_opts(opts).client_found_rows(true).into();
+
+        let db = opts.db_name().unwrap_or(DEFAULT_DATABASE).to_string();
+        let admin = OptsBuilder::from_opts(opts.clone()).db_name(None::<String>);
+        let mut c = timed("connect", Conn::new(admin)).await.map_err(&failed)?;
+        let create = format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&db));
+        timed("create database", c.query_drop(create))
+            .await
+            .map_err(&failed)?;
+        // Best effort: the server drops the connection anyway.
+        let _ = c.disconnect().await;
+        let opts: Opts = OptsBuilder::from_opts(opts).db_name(Some(db)).into();
+
+        let pool = Pool::new(opts);
+        let mut c = timed("connect", pool.get_conn()).await.map_err(&failed)?;
+        timed("create table eva_kv", c.query_drop(MYSQL_DDL))
+            .await
+            .map_err(&failed)?;
+        let packet: Option<u64> = timed(
+            "read max_allowed_packet",
+            c.query_first("SELECT @@max_allowed_packet"),
+        )
+        .await
+        .map_err(&failed)?;
+        let max_bytes = packet
+            .and_then(|p| usize::try_from(p / 2).ok())
+            .unwrap_or(4 << 20)
+            .max(1 << 20);
+        drop(c);
+        Ok(MysqlStore {
+            url: shown,
+            pool,
+            max_bytes,
         })
+    }
+
+    async fn conn(&self, op: &'static str) -> Result<Conn, StoreError> {
+        self.pool
+            .get_conn()
+            .await
+            .map_err(|e| StoreError::io(&self.url, op, e))
+    }
+
+    fn err(&self, op: &'static str) -> impl Fn(mysql_async::Error) -> StoreError + '_ {
+        move |e| StoreError::io(&self.url, op, e)
+    }
+
+    fn column(&self, op: &'static str, row: &mut Row, i: usize) -> Result<Vec<u8>, StoreError> {
+        match row.take_opt::<Vec<u8>, _>(i) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(StoreError::Protocol {
+                url: self.url.clone(),
+                op,
+                reason: e.to_string(),
+            }),
+            None => Err(StoreError::Protocol {
+                url: self.url.clone(),
+                op,
+                reason: format!("column {i} missing"),
+            }),
+        }
+    }
+
+    fn key(&self, op: &'static str, bytes: Vec<u8>) -> Result<String, StoreError> {
+        String::from_utf8(bytes).map_err(|_| StoreError::Protocol {
+            url: self.url.clone(),
+            op,
+            reason: "a key is not UTF-8".into(),
+        })
+    }
+
+    /// Stored values of `keys` (absent keys are simply missing from the map).
+    async fn fetch(
+        &self,
+        op: &'static str,
+        conn: &mut Conn,
+        namespace: &str,
+        keys: &[&str],
+    ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_KEYS_PER_LOOKUP) {
+            let sql = format!(
+                "SELECT id, val FROM eva_kv WHERE namespace = ? AND id IN ({})",
+                placeholders(chunk.len(), 1)
+            );
+            let mut params = Vec::with_capacity(chunk.len() + 1);
+            params.push(Value::from(namespace));
+            params.extend(chunk.iter().map(|k| Value::from(*k)));
+            let rows: Vec<Row> = conn.exec(sql, params).await.map_err(self.err(op))?;
+            for mut row in rows {
+                let key = self.column(op, &mut row, 0)?;
+                let value = self.column(op, &mut row, 1)?;
+                found.insert(self.key(op, key)?, value);
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -22,22 +161,139 @@ impl ValueStore for MysqlStore {
     fn url(&self) -> &str {
         &self.url
     }
-    async fn get_many(&self, _: &str, _: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        unimplemented!()
+
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut conn = self.conn("get").await?;
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut found = self.fetch("get", &mut conn, namespace, &refs).await?;
+        Ok(keys.iter().map(|k| found.remove(k)).collect())
     }
-    async fn create_many(&self, _: &str, _: &[Entry]) -> Result<Vec<CreateOutcome>, StoreError> {
-        unimplemented!()
+
+    /// One multi-row `INSERT IGNORE` per chunk. When fewer rows than sent were
+    /// inserted, the chunk's stored values are read back: a key holding
+    /// another value than ours existed before. If some keys hold exactly our
+    /// value and there are more of them than inserted rows (a key already
+    /// held our very bytes), which of those were ours cannot be told apart;
+    /// they are reported `Existed` with the (identical) stored value.
+    async fn create_many(
+        &self,
+        namespace: &str,
+        entries: &[Entry],
+    ) -> Result<Vec<CreateOutcome>, StoreError> {
+        let mut conn = self.conn("create").await?;
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for chunk in chunk_entries(entries, MAX_ROWS_PER_STATEMENT, self.max_bytes) {
+            let sql = format!(
+                "INSERT IGNORE INTO eva_kv (namespace, id, val) VALUES {}",
+                placeholders(chunk.len(), 3)
+            );
+            let mut params = Vec::with_capacity(chunk.len() * 3);
+            for (key, value) in chunk {
+                params.push(Value::from(namespace));
+                params.push(Value::from(key.as_str()));
+                params.push(Value::from(value.as_slice()));
+            }
+            conn.exec_drop(sql, params)
+                .await
+                .map_err(self.err("create"))?;
+            let inserted = usize::try_from(conn.affected_rows()).unwrap_or(usize::MAX);
+            if inserted == chunk.len() {
+                outcomes.extend(chunk.iter().map(|_| CreateOutcome::Created));
+                continue;
+            }
+            let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+            let mut stored = self.fetch("create", &mut conn, namespace, &keys).await?;
+            let same = chunk
+                .iter()
+                .filter(|(k, v)| stored.get(k) == Some(v))
+                .count();
+            let ours_are_the_same = inserted > 0 && same == inserted;
+            for (key, value) in chunk {
+                let current = stored.remove(key).ok_or_else(|| StoreError::Protocol {
+                    url: self.url.clone(),
+                    op: "create",
+                    reason: format!("key `{key}` was neither inserted nor found"),
+                })?;
+                if ours_are_the_same && &current == value {
+                    outcomes.push(CreateOutcome::Created);
+                } else {
+                    outcomes.push(CreateOutcome::Existed(current));
+                }
+            }
+        }
+        Ok(outcomes)
     }
+
     async fn replace(
         &self,
-        _: &str,
-        _: &str,
-        _: Option<&[u8]>,
-        _: &[u8],
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
     ) -> Result<ReplaceOutcome, StoreError> {
-        unimplemented!()
+        let mut conn = self.conn("replace").await?;
+        match expected {
+            None => conn
+                .exec_drop(
+                    "INSERT IGNORE INTO eva_kv (namespace, id, val) VALUES (?, ?, ?)",
+                    (namespace, key, new),
+                )
+                .await
+                .map_err(self.err("replace"))?,
+            Some(expected) => conn
+                .exec_drop(
+                    "UPDATE eva_kv SET val = ? WHERE namespace = ? AND id = ? AND val = ?",
+                    (new, namespace, key, expected),
+                )
+                .await
+                .map_err(self.err("replace"))?,
+        }
+        if conn.affected_rows() == 1 {
+            return Ok(ReplaceOutcome::Replaced);
+        }
+        let current = self
+            .fetch("replace", &mut conn, namespace, &[key])
+            .await?
+            .remove(key);
+        Ok(ReplaceOutcome::Mismatch(current))
     }
-    async fn scan(&self, _: &str, _: Option<&str>, _: usize) -> Result<Vec<Entry>, StoreError> {
-        unimplemented!()
+
+    async fn scan(
+        &self,
+        namespace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        let mut conn = self.conn("scan").await?;
+        let rows: Vec<Row> = match after {
+            Some(after) => {
+                conn.exec(
+                    "SELECT id, val FROM eva_kv WHERE namespace = ? AND id > ? \
+                     ORDER BY id LIMIT ?",
+                    (namespace, after, limit),
+                )
+                .await
+            }
+            None => {
+                conn.exec(
+                    "SELECT id, val FROM eva_kv WHERE namespace = ? ORDER BY id LIMIT ?",
+                    (namespace, limit),
+                )
+                .await
+            }
+        }
+        .map_err(self.err("scan"))?;
+        rows.into_iter()
+            .map(|mut row| {
+                let key = self.column("scan", &mut row, 0)?;
+                let value = self.column("scan", &mut row, 1)?;
+                Ok((self.key("scan", key)?, value))
+            })
+            .collect()
     }
 }

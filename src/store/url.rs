@@ -68,7 +68,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn ValueStore>, StoreError> {
         StoreUrl::Sled(path) => Arc::new(SledStore::open(&path, url)?),
         StoreUrl::Sqlite(path) => Arc::new(SqliteStore::open(&path, url).await?),
         StoreUrl::Postgres(conn) => Arc::new(PostgresStore::open(&conn).await?),
-        StoreUrl::Mysql(conn) => Arc::new(MysqlStore::open(&conn).await?),
+        StoreUrl::Mysql(conn) => Arc::new(MysqlStore::open(&conn, url).await?),
     })
 }
 
