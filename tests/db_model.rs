@@ -836,3 +836,70 @@ fn create_refuses_a_taken_id_and_as_of_a_future_tx() {
         );
     });
 }
+
+#[test]
+fn an_entry_left_by_a_crashed_writer_blocks_the_next_tx_number() {
+    rt().block_on(async {
+        let store = mem().await;
+        let (db, _) = setup(store.clone(), TreeShape::default()).await;
+        // A writer that created entry 2 and died before moving the head.
+        let mut dangling = db.entry(1).await.unwrap();
+        dangling.tx = 2;
+        let key = eva_admin::model::entry_key(&db.info().tx_log, 2);
+        let bytes = eva_admin::model::encode(&Node::TxLogEntry(dangling));
+        store.create(db.id(), &key, &bytes).await.unwrap();
+        let err = refused(&db, vec![add(temp("x"), ":t/age", InputValue::Long(1))]).await;
+        assert!(matches!(err, DbError::ConcurrentWrite { .. }), "{err}");
+        assert!(err.to_string().contains(&key), "{err}");
+        assert_eq!(db.snapshot().await.unwrap().tx(), 1);
+    });
+}
+
+#[test]
+fn idents_name_entities_and_ref_values() {
+    rt().block_on(async {
+        let db = fresh().await;
+        let r = db
+            .transact_at(vec![add(temp("x"), ":db/ident", kw(":e/alice"))], 5)
+            .await
+            .unwrap();
+        let alice = r.tempids["x"];
+        let r = db
+            .transact_at(
+                vec![
+                    add(
+                        EntityRef::Ident(":e/alice".into()),
+                        ":t/age",
+                        InputValue::Long(30),
+                    ),
+                    add(temp("bob"), ":t/friend", kw(":e/alice")),
+                ],
+                6,
+            )
+            .await
+            .unwrap();
+        let snap = db.snapshot().await.unwrap();
+        let friend = snap.current_values(
+            r.tempids["bob"],
+            snap.schema().by_ident(":t/friend").unwrap().id,
+        );
+        assert_eq!(friend.await.unwrap(), vec![Value::Ref(alice)]);
+        let q = prefix(vec![Component::Value(Value::Ref(alice))], false);
+        assert_eq!(snap.datoms(Index::Vaet, &q).await.unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn database_futures_can_be_spawned() {
+    fn send<T: Send>(_: &T) {}
+    rt().block_on(async {
+        let db = fresh().await;
+        send(&db.transact(Vec::new()));
+        send(&db.snapshot());
+        send(&Database::create(mem().await, "y"));
+        let snap = db.snapshot().await.unwrap();
+        send(&snap.datoms(Index::Eavt, &DatomQuery::default()));
+        let handle = tokio::spawn(async move { db.transact_at(Vec::new(), 1).await.map(|r| r.tx) });
+        assert_eq!(handle.await.unwrap().unwrap(), 2);
+    });
+}
