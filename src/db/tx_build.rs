@@ -110,38 +110,33 @@ impl<'s> TxBuilder<'s> {
     /// Db partition when it asserts `:db/valueType`).
     async fn assign_tempids(&mut self, ops: &[TxOp]) -> Result<(), DbError> {
         let mut order: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         let mut defines_attribute: HashSet<&str> = HashSet::new();
+        let mut upserts: HashMap<&str, Vec<(EntityId, Value)>> = HashMap::new();
         for op in ops {
-            if let (EntityRef::Temp(s), a, _) = op_parts(op) {
-                if !order.contains(&s.as_str()) {
-                    order.push(s);
-                }
-                if matches!(op, TxOp::Add { .. }) && a == ":db/valueType" {
-                    defines_attribute.insert(s);
-                }
+            let (EntityRef::Temp(s), a, v) = op_parts(op) else {
+                continue;
+            };
+            if seen.insert(s) {
+                order.push(s);
+            }
+            if !matches!(op, TxOp::Add { .. }) {
+                continue;
+            }
+            if a == ":db/valueType" {
+                defines_attribute.insert(s);
+            }
+            let identity = self.snap.schema.by_ident(a);
+            if let Some(attr) = identity.filter(|at| at.unique == Some(Unique::Identity))
+                && let Coerced::Value(value) = coerce(attr, v)?
+            {
+                upserts.entry(s).or_default().push((attr.id, value));
             }
         }
         for temp in order {
             let mut found: Option<EntityId> = None;
-            for op in ops {
-                let TxOp::Add {
-                    e: EntityRef::Temp(s),
-                    a,
-                    v,
-                } = op
-                else {
-                    continue;
-                };
-                let Some(attr) = self.snap.schema.by_ident(a) else {
-                    continue;
-                };
-                if s != temp || attr.unique != Some(Unique::Identity) {
-                    continue;
-                }
-                let Coerced::Value(value) = coerce(attr, v)? else {
-                    continue;
-                };
-                if let Some(&holder) = self.snap.holders(attr.id, &value).await?.first() {
+            for (a, value) in upserts.remove(temp).unwrap_or_default() {
+                if let Some(&holder) = self.snap.holders(a, &value).await?.first() {
                     if found.is_some_and(|f| f != holder) {
                         return Err(DbError::InvalidTransaction(format!(
                             "temp id `{temp}` upserts to two entities through its unique identity values"
