@@ -43,6 +43,7 @@ macro_rules! conformance {
             tests_for!($backend:
                 create_never_overwrites,
                 concurrent_creates_have_one_winner,
+                concurrent_overlapping_batches_agree,
                 replace_honours_expected,
                 batches_keep_order,
                 empty_and_large_values_round_trip,
@@ -111,6 +112,47 @@ async fn concurrent_creates_have_one_winner(store: Arc<dyn ValueStore>, _: Strin
         store.get("ns", "contended").await.unwrap().as_ref(),
         Some(winner)
     );
+}
+
+async fn concurrent_overlapping_batches_agree(store: Arc<dyn ValueStore>, _: String) {
+    // 8 writers, the same 300 keys, each in its own order and with its own
+    // values: per key exactly one writer wins and every other sees its value.
+    let tasks: Vec<_> = (0..8usize)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let batch: Vec<Entry> = (0..300usize)
+                    // Multipliers prime to 300: each order is a permutation.
+                    .map(|i| (i * [1, 7, 11, 13, 17, 19, 23, 29][w] + w * 37) % 300)
+                    .map(|i| (format!("k{i:03}"), format!("w{w}").into_bytes()))
+                    .collect();
+                let outcomes = store.create_many("ns", &batch).await.unwrap();
+                (batch, outcomes)
+            })
+        })
+        .collect();
+    let mut winners: std::collections::BTreeMap<String, Vec<Vec<u8>>> = Default::default();
+    let mut seen = Vec::new();
+    for task in tasks {
+        let (batch, outcomes) = task.await.unwrap();
+        assert_eq!(outcomes.len(), batch.len());
+        for ((key, value), outcome) in batch.into_iter().zip(outcomes) {
+            match outcome {
+                CreateOutcome::Created => winners.entry(key).or_default().push(value),
+                CreateOutcome::Existed(stored) => seen.push((key, stored)),
+            }
+        }
+    }
+    assert_eq!(winners.len(), 300, "every key has a winner");
+    assert!(winners.values().all(|w| w.len() == 1), "one winner per key");
+    for (key, stored) in &seen {
+        assert_eq!(&winners[key][0], stored, "{key}");
+    }
+    let keys: Vec<String> = winners.keys().cloned().collect();
+    let values = store.get_many("ns", &keys).await.unwrap();
+    for (key, value) in keys.iter().zip(values) {
+        assert_eq!(value.as_ref(), Some(&winners[key][0]), "{key}");
+    }
 }
 
 async fn replace_honours_expected(store: Arc<dyn ValueStore>, _: String) {

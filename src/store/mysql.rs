@@ -18,6 +18,12 @@ use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore, redact
 /// The database used when the URL names none (`mysql://user@host:port/`).
 const DEFAULT_DATABASE: &str = "eva";
 
+/// MariaDB's error code for a statement rolled back to break a deadlock.
+const ER_LOCK_DEADLOCK: u16 = 1213;
+
+/// How often such a statement is retried.
+const DEADLOCK_RETRIES: u32 = 3;
+
 /// A store in MariaDB.
 pub struct MysqlStore {
     url: String,
@@ -191,15 +197,29 @@ impl ValueStore for MysqlStore {
                 "INSERT IGNORE INTO eva_kv (namespace, id, val) VALUES {}",
                 placeholders(chunk.len(), 3)
             );
+            // Rows go in key order, so concurrent batches sharing keys take
+            // their locks in the same order.
+            let mut sorted: Vec<&Entry> = chunk.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             let mut params = Vec::with_capacity(chunk.len() * 3);
-            for (key, value) in chunk {
+            for (key, value) in sorted {
                 params.push(Value::from(namespace));
                 params.push(Value::from(key.as_str()));
                 params.push(Value::from(value.as_slice()));
             }
-            conn.exec_drop(sql, params)
-                .await
-                .map_err(self.err("create"))?;
+            let mut attempt = 0;
+            loop {
+                match conn.exec_drop(&sql, params.clone()).await {
+                    // InnoDB rolled the statement back to break a deadlock
+                    // (gap locks can still cross): run it again.
+                    Err(mysql_async::Error::Server(e))
+                        if e.code == ER_LOCK_DEADLOCK && attempt < DEADLOCK_RETRIES =>
+                    {
+                        attempt += 1;
+                    }
+                    other => break other.map_err(self.err("create"))?,
+                }
+            }
             let inserted = usize::try_from(conn.affected_rows()).unwrap_or(usize::MAX);
             if inserted == chunk.len() {
                 outcomes.extend(chunk.iter().map(|_| CreateOutcome::Created));
