@@ -52,6 +52,7 @@ macro_rules! conformance {
                 scan_pages_in_byte_order,
                 keys_are_case_sensitive,
                 reopen_sees_the_data,
+                long_keys_are_kept_whole_or_refused,
             );
         )*
     };
@@ -427,6 +428,25 @@ async fn reopen_sees_the_data(store: Arc<dyn ValueStore>, url: String) {
         again.create("ns", "kept", b"w").await.unwrap(),
         CreateOutcome::Existed(b"v".to_vec())
     );
+}
+
+async fn long_keys_are_kept_whole_or_refused(store: Arc<dyn ValueStore>, _: String) {
+    // Index-node keys are short (UUIDs, `<db>.<suffix>`); 200 bytes must work
+    // everywhere, and a longer key is either stored whole or refused —
+    // never truncated into another key.
+    let medium = "m".repeat(200);
+    assert!(store.create("ns", &medium, b"v").await.unwrap().created());
+    assert_eq!(store.get("ns", &medium).await.unwrap(), Some(b"v".to_vec()));
+    let long_a = format!("{}a", "x".repeat(2000));
+    let long_b = format!("{}b", "x".repeat(2000));
+    if store.create("ns", &long_a, b"a").await.is_ok() {
+        assert!(store.create("ns", &long_b, b"b").await.unwrap().created());
+        assert_eq!(store.get("ns", &long_a).await.unwrap(), Some(b"a".to_vec()));
+        assert_eq!(store.get("ns", &long_b).await.unwrap(), Some(b"b".to_vec()));
+    } else {
+        assert!(store.replace("ns", &long_a, None, b"a").await.is_err());
+        assert_eq!(store.get("ns", &long_a).await.unwrap(), None);
+    }
 }
 
 /// Opening must fail with an error naming the URL, within 10 s.

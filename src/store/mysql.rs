@@ -18,6 +18,11 @@ use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore, redact
 /// The database used when the URL names none (`mysql://user@host:port/`).
 const DEFAULT_DATABASE: &str = "eva";
 
+/// Column widths of `namespace` and `id` in bytes (see `MYSQL_DDL`). Longer
+/// ones are refused up front: `INSERT IGNORE` would silently truncate them.
+const MAX_NAMESPACE_BYTES: usize = 255;
+const MAX_KEY_BYTES: usize = 1024;
+
 /// MariaDB's error code for a statement rolled back to break a deadlock.
 const ER_LOCK_DEADLOCK: u16 = 1213;
 
@@ -134,6 +139,30 @@ impl MysqlStore {
         })
     }
 
+    /// Refuses a namespace or key too long for the table's columns.
+    fn check_sizes<'k>(
+        &self,
+        op: &'static str,
+        namespace: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), StoreError> {
+        if namespace.len() > MAX_NAMESPACE_BYTES {
+            return Err(StoreError::io(
+                &self.url,
+                op,
+                format!("namespace longer than {MAX_NAMESPACE_BYTES} bytes: `{namespace}`"),
+            ));
+        }
+        match keys.into_iter().find(|k| k.len() > MAX_KEY_BYTES) {
+            Some(key) => Err(StoreError::io(
+                &self.url,
+                op,
+                format!("key longer than {MAX_KEY_BYTES} bytes: `{key}`"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Stored values of `keys` (absent keys are simply missing from the map).
     async fn fetch(
         &self,
@@ -190,6 +219,7 @@ impl ValueStore for MysqlStore {
         namespace: &str,
         entries: &[Entry],
     ) -> Result<Vec<CreateOutcome>, StoreError> {
+        self.check_sizes("create", namespace, entries.iter().map(|(k, _)| k.as_str()))?;
         let mut conn = self.conn("create").await?;
         let mut outcomes = Vec::with_capacity(entries.len());
         for chunk in chunk_entries(entries, MAX_ROWS_PER_STATEMENT, self.max_bytes) {
@@ -255,6 +285,7 @@ impl ValueStore for MysqlStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<ReplaceOutcome, StoreError> {
+        self.check_sizes("replace", namespace, [key])?;
         let mut conn = self.conn("replace").await?;
         match expected {
             None => conn
