@@ -43,6 +43,7 @@ macro_rules! conformance {
             tests_for!($backend:
                 create_never_overwrites,
                 concurrent_creates_have_one_winner,
+                concurrent_overlapping_batches_agree,
                 replace_honours_expected,
                 batches_keep_order,
                 empty_and_large_values_round_trip,
@@ -51,6 +52,7 @@ macro_rules! conformance {
                 scan_pages_in_byte_order,
                 keys_are_case_sensitive,
                 reopen_sees_the_data,
+                long_keys_are_kept_whole_or_refused,
             );
         )*
     };
@@ -111,6 +113,47 @@ async fn concurrent_creates_have_one_winner(store: Arc<dyn ValueStore>, _: Strin
         store.get("ns", "contended").await.unwrap().as_ref(),
         Some(winner)
     );
+}
+
+async fn concurrent_overlapping_batches_agree(store: Arc<dyn ValueStore>, _: String) {
+    // 8 writers, the same 300 keys, each in its own order and with its own
+    // values: per key exactly one writer wins and every other sees its value.
+    let tasks: Vec<_> = (0..8usize)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let batch: Vec<Entry> = (0..300usize)
+                    // Multipliers prime to 300: each order is a permutation.
+                    .map(|i| (i * [1, 7, 11, 13, 17, 19, 23, 29][w] + w * 37) % 300)
+                    .map(|i| (format!("k{i:03}"), format!("w{w}").into_bytes()))
+                    .collect();
+                let outcomes = store.create_many("ns", &batch).await.unwrap();
+                (batch, outcomes)
+            })
+        })
+        .collect();
+    let mut winners: std::collections::BTreeMap<String, Vec<Vec<u8>>> = Default::default();
+    let mut seen = Vec::new();
+    for task in tasks {
+        let (batch, outcomes) = task.await.unwrap();
+        assert_eq!(outcomes.len(), batch.len());
+        for ((key, value), outcome) in batch.into_iter().zip(outcomes) {
+            match outcome {
+                CreateOutcome::Created => winners.entry(key).or_default().push(value),
+                CreateOutcome::Existed(stored) => seen.push((key, stored)),
+            }
+        }
+    }
+    assert_eq!(winners.len(), 300, "every key has a winner");
+    assert!(winners.values().all(|w| w.len() == 1), "one winner per key");
+    for (key, stored) in &seen {
+        assert_eq!(&winners[key][0], stored, "{key}");
+    }
+    let keys: Vec<String> = winners.keys().cloned().collect();
+    let values = store.get_many("ns", &keys).await.unwrap();
+    for (key, value) in keys.iter().zip(values) {
+        assert_eq!(value.as_ref(), Some(&winners[key][0]), "{key}");
+    }
 }
 
 async fn replace_honours_expected(store: Arc<dyn ValueStore>, _: String) {
@@ -385,6 +428,25 @@ async fn reopen_sees_the_data(store: Arc<dyn ValueStore>, url: String) {
         again.create("ns", "kept", b"w").await.unwrap(),
         CreateOutcome::Existed(b"v".to_vec())
     );
+}
+
+async fn long_keys_are_kept_whole_or_refused(store: Arc<dyn ValueStore>, _: String) {
+    // Index-node keys are short (UUIDs, `<db>.<suffix>`); 200 bytes must work
+    // everywhere, and a longer key is either stored whole or refused —
+    // never truncated into another key.
+    let medium = "m".repeat(200);
+    assert!(store.create("ns", &medium, b"v").await.unwrap().created());
+    assert_eq!(store.get("ns", &medium).await.unwrap(), Some(b"v".to_vec()));
+    let long_a = format!("{}a", "x".repeat(2000));
+    let long_b = format!("{}b", "x".repeat(2000));
+    if store.create("ns", &long_a, b"a").await.is_ok() {
+        assert!(store.create("ns", &long_b, b"b").await.unwrap().created());
+        assert_eq!(store.get("ns", &long_a).await.unwrap(), Some(b"a".to_vec()));
+        assert_eq!(store.get("ns", &long_b).await.unwrap(), Some(b"b".to_vec()));
+    } else {
+        assert!(store.replace("ns", &long_a, None, b"a").await.is_err());
+        assert_eq!(store.get("ns", &long_a).await.unwrap(), None);
+    }
 }
 
 /// Opening must fail with an error naming the URL, within 10 s.

@@ -18,6 +18,17 @@ use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore, redact
 /// The database used when the URL names none (`mysql://user@host:port/`).
 const DEFAULT_DATABASE: &str = "eva";
 
+/// Column widths of `namespace` and `id` in bytes (see `MYSQL_DDL`). Longer
+/// ones are refused up front: `INSERT IGNORE` would silently truncate them.
+const MAX_NAMESPACE_BYTES: usize = 255;
+const MAX_KEY_BYTES: usize = 1024;
+
+/// MariaDB's error code for a statement rolled back to break a deadlock.
+const ER_LOCK_DEADLOCK: u16 = 1213;
+
+/// How often such a statement is retried.
+const DEADLOCK_RETRIES: u32 = 3;
+
 /// A store in MariaDB.
 pub struct MysqlStore {
     url: String,
@@ -128,6 +139,30 @@ impl MysqlStore {
         })
     }
 
+    /// Refuses a namespace or key too long for the table's columns.
+    fn check_sizes<'k>(
+        &self,
+        op: &'static str,
+        namespace: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), StoreError> {
+        if namespace.len() > MAX_NAMESPACE_BYTES {
+            return Err(StoreError::io(
+                &self.url,
+                op,
+                format!("namespace longer than {MAX_NAMESPACE_BYTES} bytes: `{namespace}`"),
+            ));
+        }
+        match keys.into_iter().find(|k| k.len() > MAX_KEY_BYTES) {
+            Some(key) => Err(StoreError::io(
+                &self.url,
+                op,
+                format!("key longer than {MAX_KEY_BYTES} bytes: `{key}`"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Stored values of `keys` (absent keys are simply missing from the map).
     async fn fetch(
         &self,
@@ -184,6 +219,7 @@ impl ValueStore for MysqlStore {
         namespace: &str,
         entries: &[Entry],
     ) -> Result<Vec<CreateOutcome>, StoreError> {
+        self.check_sizes("create", namespace, entries.iter().map(|(k, _)| k.as_str()))?;
         let mut conn = self.conn("create").await?;
         let mut outcomes = Vec::with_capacity(entries.len());
         for chunk in chunk_entries(entries, MAX_ROWS_PER_STATEMENT, self.max_bytes) {
@@ -191,15 +227,29 @@ impl ValueStore for MysqlStore {
                 "INSERT IGNORE INTO eva_kv (namespace, id, val) VALUES {}",
                 placeholders(chunk.len(), 3)
             );
+            // Rows go in key order, so concurrent batches sharing keys take
+            // their locks in the same order.
+            let mut sorted: Vec<&Entry> = chunk.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             let mut params = Vec::with_capacity(chunk.len() * 3);
-            for (key, value) in chunk {
+            for (key, value) in sorted {
                 params.push(Value::from(namespace));
                 params.push(Value::from(key.as_str()));
                 params.push(Value::from(value.as_slice()));
             }
-            conn.exec_drop(sql, params)
-                .await
-                .map_err(self.err("create"))?;
+            let mut attempt = 0;
+            loop {
+                match conn.exec_drop(&sql, params.clone()).await {
+                    // InnoDB rolled the statement back to break a deadlock
+                    // (gap locks can still cross): run it again.
+                    Err(mysql_async::Error::Server(e))
+                        if e.code == ER_LOCK_DEADLOCK && attempt < DEADLOCK_RETRIES =>
+                    {
+                        attempt += 1;
+                    }
+                    other => break other.map_err(self.err("create"))?,
+                }
+            }
             let inserted = usize::try_from(conn.affected_rows()).unwrap_or(usize::MAX);
             if inserted == chunk.len() {
                 outcomes.extend(chunk.iter().map(|_| CreateOutcome::Created));
@@ -235,6 +285,7 @@ impl ValueStore for MysqlStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<ReplaceOutcome, StoreError> {
+        self.check_sizes("replace", namespace, [key])?;
         let mut conn = self.conn("replace").await?;
         match expected {
             None => conn

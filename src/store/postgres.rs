@@ -23,6 +23,9 @@ const CLIENTS: usize = 4;
 /// At most this many bytes of keys and values go into one insert statement.
 const MAX_BYTES_PER_STATEMENT: usize = 64 << 20;
 
+/// How often a statement the server rolled back to break a deadlock is retried.
+const DEADLOCK_RETRIES: u32 = 3;
+
 /// A store in PostgreSQL.
 pub struct PostgresStore {
     url: String,
@@ -57,6 +60,10 @@ fn describe(err: &tokio_postgres::Error) -> String {
             None => err.to_string(),
         },
     }
+}
+
+fn is_deadlock(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
 }
 
 impl PostgresStore {
@@ -179,19 +186,31 @@ impl ValueStore for PostgresStore {
     ) -> Result<Vec<CreateOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(entries.len());
         for chunk in chunk_entries(entries, MAX_ROWS_PER_STATEMENT, MAX_BYTES_PER_STATEMENT) {
+            // Rows go in key order, so concurrent batches sharing keys take
+            // their row locks in the same order and cannot deadlock.
+            let mut sorted: Vec<&Entry> = chunk.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let sorted_keys: Vec<&str> = sorted.iter().map(|(k, _)| k.as_str()).collect();
+            let values: Vec<&[u8]> = sorted.iter().map(|(_, v)| v.as_slice()).collect();
+            let mut attempt = 0;
+            let rows = loop {
+                let result = self
+                    .client("create")
+                    .await?
+                    .query(
+                        "INSERT INTO eva_kv (namespace, id, val) \
+                         SELECT $1, k, v FROM unnest($2::text[], $3::bytea[]) AS t(k, v) \
+                         ON CONFLICT (namespace, id) DO NOTHING RETURNING id",
+                        &[&namespace, &sorted_keys, &values],
+                    )
+                    .await;
+                match result {
+                    // A deadlock rolled the whole statement back: run it again.
+                    Err(e) if attempt < DEADLOCK_RETRIES && is_deadlock(&e) => attempt += 1,
+                    other => break other.map_err(self.err("create"))?,
+                }
+            };
             let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-            let values: Vec<&[u8]> = chunk.iter().map(|(_, v)| v.as_slice()).collect();
-            let rows = self
-                .client("create")
-                .await?
-                .query(
-                    "INSERT INTO eva_kv (namespace, id, val) \
-                     SELECT $1, k, v FROM unnest($2::text[], $3::bytea[]) AS t(k, v) \
-                     ON CONFLICT (namespace, id) DO NOTHING RETURNING id",
-                    &[&namespace, &keys, &values],
-                )
-                .await
-                .map_err(self.err("create"))?;
             let created: HashSet<String> = rows
                 .iter()
                 .map(|row| self.column("create", row, 0))
