@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use eva_admin::db::{Database, EntityRef, InputValue, TxOp};
 use eva_admin::migrate::{
-    self, IdentityXform, MigrateError, MigrateOptions, MigrationReport, MigrationState, NoObserver,
-    VerifyOptions,
+    self, MigrateError, MigrateOptions, MigrationReport, MigrationState, NoObserver, VerifyOptions,
 };
 use eva_admin::model::{self, Node};
 use eva_admin::store::{self, Counters, InstrumentedStore, ValueStore};
@@ -123,7 +122,7 @@ async fn migrate_with(
     dst: Arc<dyn ValueStore>,
     options: &MigrateOptions,
 ) -> Result<MigrationReport, MigrateError> {
-    migrate::migrate(src, dst, DB, options, &mut IdentityXform, &mut NoObserver).await
+    migrate::migrate(src, dst, DB, options, &mut [], &mut NoObserver).await
 }
 
 async fn migrate_all(src: Arc<dyn ValueStore>, dst: Arc<dyn ValueStore>) -> MigrationReport {

@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::migrate::{
-    self, CopyStats, IdentityXform, MigrateOptions, MigrationObserver, MigrationState, VerifyOptions,
+    self, CopyStats, MigrateOptions, MigrationObserver, MigrationState, VerifyOptions,
 };
 use crate::store::{self, ValueStore};
 
@@ -97,7 +97,7 @@ pub async fn run_migrate(args: MigrateArgs) -> anyhow::Result<i32> {
         ..MigrateOptions::default()
     };
     let mut observer = ProgressObserver::new(!args.json);
-    let report = migrate::migrate(src, dst.clone(), &args.db, &options, &mut IdentityXform, &mut observer)
+    let report = migrate::migrate(src, dst.clone(), &args.db, &options, &mut [], &mut observer)
         .await
         .with_context(|| {
             format!(

@@ -1,18 +1,24 @@
 //! The post-order copier: walks a subtree of the source depth-first and
 //! writes every node after its children, create-only, in batches. A node
 //! already in the destination is not expanded (pruning, DESIGN.md §5.8);
-//! memory holds only the current path, one batch of pending writes and a
-//! bounded cache of keys known present (§5.9).
+//! memory holds only the current path, one batch of pending writes and
+//! bounded caches of keys known present and of remapped keys (§5.9).
+//! Transforms run around it: read hooks on each batch read from the source,
+//! write hooks on each batch about to be written, each output validated.
+
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::db::DbError;
-use crate::model;
+use crate::model::{self, Node};
 use crate::store::{CreateOutcome, ValueStore};
 
 use super::MigrateError;
 use super::cache::PresentKeys;
-use super::xform::{NodeBatch, Xform};
+use super::remap::{RemapCache, remap_key};
+use super::validate::{self, Bounds};
+use super::xform::{KeyedNode, NodeXform};
 
 /// What a run read, wrote and skipped. Counted, never estimated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -33,31 +39,25 @@ pub struct CopyStats {
     pub existence_checks: u64,
     /// Round trips to the destination for writes.
     pub write_batches: u64,
+    /// Nodes a read-xform skipped (the destination held them).
+    pub nodes_skipped: u64,
+    /// Index node keys a write-xform changed (recorded in the remap table).
+    pub keys_remapped: u64,
 }
 
-/// A node on the current path: its bytes, and its children still to copy
-/// (already read, missing from the destination).
-struct Frame {
+/// A node read from the source and passed through the read-xforms.
+struct Loaded {
     key: String,
     bytes: Vec<u8>,
-    children: std::vec::IntoIter<(String, Vec<u8>)>,
+    node: Node,
+    bounds: Bounds,
 }
 
-/// Copies subtrees from one namespace of `src` to the same namespace of `dst`.
-pub(crate) struct Copier<'a> {
-    src: &'a dyn ValueStore,
-    dst: &'a dyn ValueStore,
-    namespace: &'a str,
-    xform: &'a mut dyn Xform,
-    present: PresentKeys,
-    pending: NodeBatch,
-    batch_size: usize,
-    concurrency: usize,
-    /// The destination held nothing of this database when the run began:
-    /// a key not written by this run cannot be there, so skip existence checks.
-    bulk: bool,
-    dry_run: bool,
-    pub(crate) stats: CopyStats,
+/// A node on the current path, with its children still to copy (already
+/// read, missing from the destination).
+struct Frame {
+    node: Loaded,
+    children: std::vec::IntoIter<Loaded>,
 }
 
 /// How the copier behaves; see `MigrateOptions` for the meaning of each.
@@ -69,20 +69,39 @@ pub(crate) struct CopierSettings {
     pub dry_run: bool,
 }
 
+/// Copies subtrees from one namespace of `src` to the same namespace of `dst`.
+pub(crate) struct Copier<'a> {
+    src: &'a dyn ValueStore,
+    dst: &'a dyn ValueStore,
+    namespace: &'a str,
+    xforms: &'a mut [Box<dyn NodeXform>],
+    present: PresentKeys,
+    remaps: RemapCache,
+    pending: Vec<Loaded>,
+    batch_size: usize,
+    concurrency: usize,
+    /// The destination held nothing of this database when the run began:
+    /// a key not written by this run cannot be there, so skip existence checks.
+    bulk: bool,
+    dry_run: bool,
+    pub(crate) stats: CopyStats,
+}
+
 impl<'a> Copier<'a> {
     pub(crate) fn new(
         src: &'a dyn ValueStore,
         dst: &'a dyn ValueStore,
         namespace: &'a str,
-        xform: &'a mut dyn Xform,
+        xforms: &'a mut [Box<dyn NodeXform>],
         settings: CopierSettings,
     ) -> Copier<'a> {
         Copier {
             src,
             dst,
             namespace,
-            xform,
+            xforms,
             present: PresentKeys::new(settings.cache_keys),
+            remaps: RemapCache::new(settings.cache_keys / 4),
             pending: Vec::new(),
             batch_size: settings.batch_size.max(1),
             concurrency: settings.concurrency.max(1),
@@ -92,27 +111,37 @@ impl<'a> Copier<'a> {
         }
     }
 
+    fn reads(&self) -> bool {
+        self.xforms.iter().any(|x| x.has_read())
+    }
+
+    fn writes(&self) -> bool {
+        self.xforms.iter().any(|x| x.has_write())
+    }
+
     /// Copies the node at `root` and everything below it that the
     /// destination lacks. On return every such node is written or pending in
     /// the current batch, after its children.
     pub(crate) async fn copy(&mut self, root: &str) -> Result<(), MigrateError> {
-        let missing = self.missing(vec![root.to_string()]).await?;
-        let Some((key, bytes)) = self.read(missing).await?.pop() else {
+        let missing = self
+            .missing(vec![(root.to_string(), Bounds::default())])
+            .await?;
+        let Some(first) = self.load(missing).await?.pop() else {
             return Ok(());
         };
-        let mut path = vec![self.frame(key, bytes).await?];
+        let mut path = vec![self.frame(first).await?];
         while let Some(top) = path.last_mut() {
             match top.children.next() {
-                Some((key, bytes)) => {
-                    if self.present.contains(&key) {
+                Some(child) => {
+                    if self.present.contains(&child.key) {
                         continue;
                     }
-                    let frame = self.frame(key, bytes).await?;
+                    let frame = self.frame(child).await?;
                     path.push(frame);
                 }
                 None => {
                     if let Some(done) = path.pop() {
-                        self.write(done.key, done.bytes).await?;
+                        self.write(done.node).await?;
                     }
                 }
             }
@@ -120,25 +149,71 @@ impl<'a> Copier<'a> {
         Ok(())
     }
 
-    /// Writes the pending batch (create-only); a key holding other bytes
-    /// stops the run (property 5).
+    /// Passes one root node (database-info or the tx-log head, which the
+    /// run writes itself by compare-and-set) through every hook, validated,
+    /// so transforms see them and cannot change them inconsistently.
+    pub(crate) fn transform_root(&mut self, key: &str, node: Node) -> Result<Node, MigrateError> {
+        let mut batch = vec![(key.to_string(), node)];
+        let bounds = [Bounds::default()];
+        for xform in self.xforms.iter_mut() {
+            if xform.has_read() {
+                let out = run_hook(xform.as_mut(), batch.clone(), true)?;
+                if out.len() != 1 {
+                    return Err(rejected(
+                        xform.name(),
+                        key,
+                        "a root node (database-info, tx-log head) cannot be skipped",
+                    ));
+                }
+                check_outputs(xform.name(), &batch, &out, &bounds, false)?;
+                batch = out;
+            }
+            if xform.has_write() {
+                let out = run_hook(xform.as_mut(), batch.clone(), false)?;
+                check_outputs(xform.name(), &batch, &out, &bounds, false)?;
+                batch = out;
+            }
+        }
+        Ok(batch.remove(0).1)
+    }
+
+    /// Calls every transform's `finish`; returns (name, report, metrics).
+    pub(crate) fn finish(
+        &mut self,
+    ) -> Result<Vec<(String, String, serde_json::Value)>, MigrateError> {
+        self.xforms
+            .iter_mut()
+            .map(|x| {
+                let report = x.finish().map_err(|f| xform_error(x.name(), f))?;
+                Ok((x.name().to_string(), report, x.metrics()))
+            })
+            .collect()
+    }
+
+    /// Writes the pending batch (create-only) after the write-xforms; a key
+    /// holding other bytes stops the run (property 5).
     pub(crate) async fn flush(&mut self) -> Result<(), MigrateError> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = self.xform.write(std::mem::take(&mut self.pending))?;
+        let batch = std::mem::take(&mut self.pending);
+        let entries = if self.writes() {
+            self.write_through_xforms(batch).await?
+        } else {
+            batch.into_iter().map(|l| (l.key, l.bytes)).collect()
+        };
         if self.dry_run {
-            self.stats.nodes_written += batch.len() as u64;
-            self.stats.bytes_written += batch.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+            self.stats.nodes_written += entries.len() as u64;
+            self.stats.bytes_written += entries.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
             return Ok(());
         }
         let outcomes = self
             .dst
-            .create_many(self.namespace, &batch)
+            .create_many(self.namespace, &entries)
             .await
             .map_err(MigrateError::destination_store)?;
         self.stats.write_batches += 1;
-        for ((key, bytes), outcome) in batch.iter().zip(outcomes) {
+        for ((key, bytes), outcome) in entries.iter().zip(outcomes) {
             match outcome {
                 CreateOutcome::Created => {
                     self.stats.nodes_written += 1;
@@ -155,39 +230,190 @@ impl<'a> Copier<'a> {
         Ok(())
     }
 
-    async fn write(&mut self, key: String, bytes: Vec<u8>) -> Result<(), MigrateError> {
-        self.present.insert(&key);
-        self.pending.push((key, bytes));
+    async fn write(&mut self, node: Loaded) -> Result<(), MigrateError> {
+        self.present.insert(&node.key);
+        self.pending.push(node);
         if self.pending.len() >= self.batch_size {
             self.flush().await?;
         }
         Ok(())
     }
 
-    /// Decodes a node read from the source and reads its missing children.
-    async fn frame(&mut self, key: String, bytes: Vec<u8>) -> Result<Frame, MigrateError> {
-        let node = model::decode(&bytes).map_err(|source| {
-            MigrateError::Source(DbError::Codec {
-                key: key.clone(),
-                source,
-            })
-        })?;
-        let child_keys: Vec<String> = node.child_keys().into_iter().map(String::from).collect();
-        let missing = self.missing(child_keys).await?;
-        let children = self.read(missing).await?;
+    /// Runs the write hooks on a batch, validates each output, applies key
+    /// changes (remap records follow the batch's nodes), and returns what to create.
+    async fn write_through_xforms(
+        &mut self,
+        batch: Vec<Loaded>,
+    ) -> Result<Vec<(String, Vec<u8>)>, MigrateError> {
+        let originals: Vec<String> = batch.iter().map(|l| l.key.clone()).collect();
+        let bounds: Vec<Bounds> = batch.iter().map(|l| l.bounds.clone()).collect();
+        let mut nodes: Vec<KeyedNode> = batch.into_iter().map(|l| (l.key, l.node)).collect();
+        for xform in self.xforms.iter_mut().filter(|x| x.has_write()) {
+            let out = run_hook(xform.as_mut(), nodes.clone(), false)?;
+            check_outputs(xform.name(), &nodes, &out, &bounds, true)?;
+            nodes = out;
+        }
+        self.load_remaps_for_children(&nodes).await?;
+        let mut entries = Vec::with_capacity(nodes.len());
+        let mut records = Vec::new();
+        let mut written_here: HashSet<String> = HashSet::new();
+        for (original, (key, mut node)) in originals.into_iter().zip(nodes) {
+            self.follow_remaps(&mut node);
+            self.check_children_resolve(&key, &node, &written_here)
+                .await?;
+            if key != original {
+                self.stats.keys_remapped += 1;
+                records.push((
+                    remap_key(self.namespace, &original),
+                    key.clone().into_bytes(),
+                ));
+                self.remaps.insert(original, key.clone());
+            }
+            written_here.insert(key.clone());
+            entries.push((key, model::encode(&node)));
+        }
+        entries.extend(records);
+        Ok(entries)
+    }
+
+    /// Reads the remap records of children this batch refers to that the
+    /// in-memory cache does not know (written by earlier runs, or evicted).
+    async fn load_remaps_for_children(&mut self, nodes: &[KeyedNode]) -> Result<(), MigrateError> {
+        let in_batch: HashSet<&str> = nodes.iter().map(|(k, _)| k.as_str()).collect();
+        let unknown: Vec<String> = nodes
+            .iter()
+            .flat_map(|(_, n)| n.child_keys())
+            .filter(|c| !in_batch.contains(c) && self.remaps.get(c).is_none())
+            .map(String::from)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        self.fetch_remaps(&unknown).await.map(|_| ())
+    }
+
+    /// Looks up remap records of `keys` in the destination; caches and
+    /// returns the keys that have one.
+    async fn fetch_remaps(&mut self, keys: &[String]) -> Result<HashSet<String>, MigrateError> {
+        if keys.is_empty() || self.dry_run && self.bulk {
+            return Ok(HashSet::new());
+        }
+        let record_keys: Vec<String> = keys.iter().map(|k| remap_key(self.namespace, k)).collect();
+        let values = self
+            .dst
+            .get_many(self.namespace, &record_keys)
+            .await
+            .map_err(MigrateError::destination_store)?;
+        let mut found = HashSet::new();
+        for (key, value) in keys.iter().zip(values) {
+            if let Some(new) = value {
+                let new = String::from_utf8(new).map_err(|_| MigrateError::BadRemap {
+                    key: remap_key(self.namespace, key),
+                })?;
+                self.remaps.insert(key.clone(), new);
+                found.insert(key.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Rewrites a node's child references to the keys their nodes were written under.
+    fn follow_remaps(&self, node: &mut Node) {
+        let remap = |k: &mut String| {
+            if let Some(new) = self.remaps.get(k) {
+                *k = new.to_string();
+            }
+        };
+        match node {
+            Node::IndexInner(inner) => inner.children.iter_mut().for_each(remap),
+            Node::TxLogEntry(entry) => {
+                for k in [
+                    &mut entry.roots.eavt,
+                    &mut entry.roots.aevt,
+                    &mut entry.roots.avet,
+                    &mut entry.roots.vaet,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    remap(k);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every child a transformed node names must exist: earlier in this
+    /// batch or in the destination.
+    async fn check_children_resolve(
+        &mut self,
+        key: &str,
+        node: &Node,
+        written_here: &HashSet<String>,
+    ) -> Result<(), MigrateError> {
+        let outside: Vec<String> = node
+            .child_keys()
+            .into_iter()
+            .filter(|c| !written_here.contains(*c))
+            .map(String::from)
+            .collect();
+        if outside.is_empty() || self.dry_run {
+            return Ok(());
+        }
+        self.stats.existence_checks += outside.len() as u64;
+        let present = self
+            .dst
+            .contains_many(self.namespace, &outside)
+            .await
+            .map_err(MigrateError::destination_store)?;
+        match outside.iter().zip(present).find(|(_, ok)| !ok) {
+            Some((child, _)) => Err(MigrateError::Rejected {
+                plugin: self.write_names(),
+                key: key.to_string(),
+                rule: format!(
+                    "its child `{child}` does not exist in the destination (dangling reference)"
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn write_names(&self) -> String {
+        self.xforms
+            .iter()
+            .filter(|x| x.has_write())
+            .map(|x| x.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A node on the path: its missing children read and transformed.
+    async fn frame(&mut self, node: Loaded) -> Result<Frame, MigrateError> {
+        let bounds = validate::child_bounds(&node.node, &node.bounds);
+        let keyed: Vec<(String, Bounds)> = node
+            .node
+            .child_keys()
+            .into_iter()
+            .map(String::from)
+            .zip(bounds)
+            .collect();
+        let missing = self.missing(keyed).await?;
+        let children = self.load(missing).await?;
         Ok(Frame {
-            key,
-            bytes,
+            node,
             children: children.into_iter(),
         })
     }
 
     /// The keys among `keys` that the destination lacks, as far as can be
-    /// known: the cache first, then (unless bulk) one batched check.
-    async fn missing(&mut self, keys: Vec<String>) -> Result<Vec<String>, MigrateError> {
-        let unknown: Vec<String> = keys
+    /// known: the cache first, then (unless bulk) one batched check, which
+    /// also counts a remap record as presence.
+    async fn missing(
+        &mut self,
+        keys: Vec<(String, Bounds)>,
+    ) -> Result<Vec<(String, Bounds)>, MigrateError> {
+        let unknown: Vec<(String, Bounds)> = keys
             .into_iter()
-            .filter(|k| {
+            .filter(|(k, _)| {
                 let known = self.present.contains(k);
                 if known {
                     self.stats.subtrees_pruned += 1;
@@ -198,33 +424,41 @@ impl<'a> Copier<'a> {
         if self.bulk || unknown.is_empty() {
             return Ok(unknown);
         }
-        self.stats.existence_checks += unknown.len() as u64;
-        let present = self
+        let keys: Vec<String> = unknown.iter().map(|(k, _)| k.clone()).collect();
+        self.stats.existence_checks += keys.len() as u64;
+        let mut present: Vec<bool> = self
             .dst
-            .contains_many(self.namespace, &unknown)
+            .contains_many(self.namespace, &keys)
             .await
             .map_err(MigrateError::destination_store)?;
+        if self.writes() {
+            let remapped = self.fetch_remaps(&keys).await?;
+            for (p, k) in present.iter_mut().zip(&keys) {
+                *p |= remapped.contains(k);
+            }
+        }
         let mut missing = Vec::with_capacity(unknown.len());
-        for (key, is_present) in unknown.into_iter().zip(present) {
+        for (entry, is_present) in unknown.into_iter().zip(present) {
             if is_present {
                 self.stats.subtrees_pruned += 1;
-                self.present.insert(&key);
+                self.present.insert(&entry.0);
             } else {
-                missing.push(key);
+                missing.push(entry);
             }
         }
         Ok(missing)
     }
 
-    /// Reads nodes from the source, in up to `concurrency` parallel requests,
-    /// and passes them through the read-xform. A key the source lacks is a
-    /// dangling reference in the source.
-    async fn read(&mut self, keys: Vec<String>) -> Result<NodeBatch, MigrateError> {
+    /// Reads nodes from the source, in up to `concurrency` parallel
+    /// requests, decodes them and passes them through the read-xforms. A key
+    /// the source lacks is a dangling reference in the source.
+    async fn load(&mut self, keys: Vec<(String, Bounds)>) -> Result<Vec<Loaded>, MigrateError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let chunk = keys.len().div_ceil(self.concurrency).max(16);
-        let reads = keys
+        let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        let chunk = names.len().div_ceil(self.concurrency).max(16);
+        let reads = names
             .chunks(chunk)
             .map(|part| self.src.get_many(self.namespace, part));
         let values: Vec<Option<Vec<u8>>> = futures::future::try_join_all(reads)
@@ -233,14 +467,178 @@ impl<'a> Copier<'a> {
             .into_iter()
             .flatten()
             .collect();
-        let mut batch = Vec::with_capacity(keys.len());
-        for (key, value) in keys.into_iter().zip(values) {
+        let mut loaded = Vec::with_capacity(keys.len());
+        for ((key, bounds), value) in keys.into_iter().zip(values) {
             let bytes = value
                 .ok_or_else(|| MigrateError::Source(DbError::MissingNode { key: key.clone() }))?;
             self.stats.nodes_read += 1;
             self.stats.bytes_read += bytes.len() as u64;
-            batch.push((key, bytes));
+            let node = model::decode(&bytes).map_err(|source| {
+                MigrateError::Source(DbError::Codec {
+                    key: key.clone(),
+                    source,
+                })
+            })?;
+            loaded.push(Loaded {
+                key,
+                bytes,
+                node,
+                bounds,
+            });
         }
-        self.xform.read(batch)
+        if self.reads() {
+            loaded = self.read_through_xforms(loaded).await?;
+        }
+        Ok(loaded)
     }
+
+    /// Runs the read hooks on a batch; a skipped node must already be in the
+    /// destination, a kept one must pass validation. Re-encodes what changed.
+    async fn read_through_xforms(
+        &mut self,
+        batch: Vec<Loaded>,
+    ) -> Result<Vec<Loaded>, MigrateError> {
+        let mut by_key: HashMap<String, Loaded> = HashMap::new();
+        let mut nodes: Vec<KeyedNode> = Vec::with_capacity(batch.len());
+        for l in batch {
+            nodes.push((l.key.clone(), l.node.clone()));
+            by_key.insert(l.key.clone(), l);
+        }
+        for i in 0..self.xforms.len() {
+            if !self.xforms[i].has_read() {
+                continue;
+            }
+            let name = self.xforms[i].name().to_string();
+            let out = run_hook(self.xforms[i].as_mut(), nodes.clone(), true)?;
+            let kept: HashSet<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+            if let Some((k, _)) = out.iter().find(|(k, _)| !by_key.contains_key(k)) {
+                return Err(rejected(
+                    &name,
+                    k,
+                    "a read-xform may not change keys or invent nodes",
+                ));
+            }
+            let skipped: Vec<String> = nodes
+                .iter()
+                .filter(|(k, _)| !kept.contains(k.as_str()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            self.check_skips_allowed(&name, &skipped).await?;
+            for (key, after) in &out {
+                if let (Some(before), Some(loaded)) =
+                    (nodes.iter().find(|(k, _)| k == key), by_key.get(key))
+                {
+                    validate::check(&before.1, after, &loaded.bounds)
+                        .map_err(|rule| rejected(&name, key, &rule))?;
+                }
+            }
+            nodes = out;
+        }
+        let mut out = Vec::with_capacity(nodes.len());
+        for (key, node) in nodes {
+            if let Some(mut loaded) = by_key.remove(&key) {
+                if loaded.node != node {
+                    loaded.bytes = model::encode(&node);
+                    loaded.node = node;
+                }
+                out.push(loaded);
+            }
+        }
+        self.stats.nodes_skipped += by_key.len() as u64;
+        Ok(out)
+    }
+
+    async fn check_skips_allowed(
+        &mut self,
+        plugin: &str,
+        skipped: &[String],
+    ) -> Result<(), MigrateError> {
+        if skipped.is_empty() {
+            return Ok(());
+        }
+        let present = self
+            .dst
+            .contains_many(self.namespace, skipped)
+            .await
+            .map_err(MigrateError::destination_store)?;
+        match skipped.iter().zip(present).find(|(_, ok)| !ok) {
+            Some((key, _)) => Err(MigrateError::DanglingReference {
+                plugin: plugin.to_string(),
+                key: key.clone(),
+            }),
+            None => {
+                for key in skipped {
+                    self.present.insert(key);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn run_hook(
+    xform: &mut dyn NodeXform,
+    batch: Vec<KeyedNode>,
+    read: bool,
+) -> Result<Vec<KeyedNode>, MigrateError> {
+    let result = if read {
+        xform.read(batch)
+    } else {
+        xform.write(batch)
+    };
+    result.map_err(|f| xform_error(xform.name(), f))
+}
+
+fn xform_error(plugin: &str, failure: super::XformFailure) -> MigrateError {
+    MigrateError::Xform {
+        plugin: plugin.to_string(),
+        key: failure.key.unwrap_or_else(|| "(none)".to_string()),
+        reason: failure.reason,
+    }
+}
+
+fn rejected(plugin: &str, key: &str, rule: &str) -> MigrateError {
+    MigrateError::Rejected {
+        plugin: plugin.to_string(),
+        key: key.to_string(),
+        rule: rule.to_string(),
+    }
+}
+
+/// A write hook's output: one node per input, same kinds, valid; only index
+/// nodes may change keys.
+fn check_outputs(
+    plugin: &str,
+    before: &[KeyedNode],
+    after: &[KeyedNode],
+    bounds: &[Bounds],
+    write: bool,
+) -> Result<(), MigrateError> {
+    if after.len() != before.len() {
+        let first = before.first().map_or("(none)", |(k, _)| k.as_str());
+        return Err(rejected(
+            plugin,
+            first,
+            &format!(
+                "a {} hook must return one node per node it was given, in order (given {}, returned {})",
+                if write { "write" } else { "read" },
+                before.len(),
+                after.len()
+            ),
+        ));
+    }
+    for (((old_key, old), (new_key, new)), bounds) in
+        before.iter().zip(after).zip(bounds.iter().cycle())
+    {
+        validate::check(old, new, bounds).map_err(|rule| rejected(plugin, old_key, &rule))?;
+        let index_node = matches!(new, Node::IndexInner(_) | Node::IndexLeaf(_));
+        if old_key != new_key && !(write && index_node) {
+            return Err(rejected(
+                plugin,
+                old_key,
+                "only a write hook may change a key, and only an index node's",
+            ));
+        }
+    }
+    Ok(())
 }

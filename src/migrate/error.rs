@@ -80,6 +80,49 @@ pub enum MigrateError {
         /// Its length.
         count: u64,
     },
+    /// A transform (plugin) failed: trapped, timed out, ran out of memory or
+    /// returned its own error.
+    #[error(
+        "plugin `{plugin}` failed on the batch at node `{key}`: {reason}. The destination's roots are unchanged; fix or remove the plugin and run the same command again"
+    )]
+    Xform {
+        /// The plugin's name.
+        plugin: String,
+        /// The node (first of its batch) it was working on.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// A transform returned a node that breaks a rule of node-level rewriting.
+    #[error(
+        "plugin `{plugin}` returned node `{key}` that breaks a rule: {rule}. Node-level xforms must keep every index sorted and every reference valid; order-changing rewrites (renames, redaction) need rebuild mode (`migrate --rebuild`)"
+    )]
+    Rejected {
+        /// The plugin's name (several, comma-separated, when the rule concerns their combined output).
+        plugin: String,
+        /// The node at fault.
+        key: String,
+        /// The rule broken, in words.
+        rule: String,
+    },
+    /// A read-xform skipped a node the destination does not hold.
+    #[error(
+        "plugin `{plugin}` skipped node `{key}`, which the destination does not hold: that would leave a dangling reference. A read-xform may skip only nodes already in the destination"
+    )]
+    DanglingReference {
+        /// The plugin's name.
+        plugin: String,
+        /// The skipped node.
+        key: String,
+    },
+    /// A remap record in the destination is not a key.
+    #[error(
+        "the remap record `{key}` in the destination is not a UTF-8 key; the destination was written by something else"
+    )]
+    BadRemap {
+        /// The record's key.
+        key: String,
+    },
     /// The run was cancelled (Ctrl-C); the destination is resumable.
     #[error(
         "migration interrupted after entry {last_done:?}; run the same command again to resume"

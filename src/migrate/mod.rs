@@ -8,16 +8,19 @@ mod cache;
 mod copier;
 mod error;
 mod observer;
+mod remap;
 mod run;
 mod status;
+mod validate;
 mod verify;
 mod xform;
 
 pub use copier::CopyStats;
 pub use error::MigrateError;
 pub use observer::{MigrationObserver, NoObserver};
-pub use run::{MigrateOptions, MigrationReport, migrate};
+pub use run::{MigrateOptions, MigrationReport, PluginSummary, migrate};
 pub use status::{MigrationState, MigrationStatus, read_status, status_key};
 pub use verify::{VerifyOptions, VerifyReport, verify};
 
-pub use xform::{IdentityXform, NodeBatch, Xform};
+pub use remap::remap_key;
+pub use xform::{KeyedNode, NodeXform, XformFailure, Xforms};

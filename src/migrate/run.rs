@@ -13,7 +13,7 @@ use crate::store::ValueStore;
 
 use super::copier::{Copier, CopierSettings, CopyStats};
 use super::status::{MigrationState, MigrationStatus, read_status, write_status};
-use super::{MigrateError, MigrationObserver, Xform};
+use super::{MigrateError, MigrationObserver, NodeXform};
 
 /// Settings of a migration run.
 #[derive(Debug, Clone)]
@@ -60,9 +60,22 @@ pub struct MigrationReport {
     pub dry_run: bool,
     /// Counts of nodes and bytes.
     pub stats: CopyStats,
+    /// Each transform's report and metrics, in order.
+    pub plugins: Vec<PluginSummary>,
     /// Wall time of the run.
     #[serde(serialize_with = "as_seconds")]
     pub elapsed: Duration,
+}
+
+/// What one transform reported at the end of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginSummary {
+    /// The plugin's name.
+    pub name: String,
+    /// Its own report (`finish`).
+    pub report: String,
+    /// Calls, nodes in and out, time in guest…
+    pub metrics: serde_json::Value,
 }
 
 fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -85,7 +98,7 @@ pub async fn migrate(
     dst: Arc<dyn ValueStore>,
     id: &str,
     options: &MigrateOptions,
-    xform: &mut dyn Xform,
+    xforms: &mut [Box<dyn NodeXform>],
     observer: &mut dyn MigrationObserver,
 ) -> Result<MigrationReport, MigrateError> {
     let started = Instant::now();
@@ -112,6 +125,7 @@ pub async fn migrate(
         up_to_date: false,
         dry_run: options.dry_run,
         stats: CopyStats::default(),
+        plugins: Vec::new(),
         elapsed: Duration::ZERO,
     };
     let complete = found
@@ -153,7 +167,7 @@ pub async fn migrate(
         src.as_ref(),
         dst.as_ref(),
         id,
-        xform,
+        xforms,
         CopierSettings {
             batch_size: options.batch_size,
             concurrency: options.concurrency,
@@ -174,6 +188,19 @@ pub async fn migrate(
         }
     }
     copier.flush().await?;
+    // Transforms see the roots too, and may not change them.
+    let head_node = Node::TxLogHead(TxLogHead { count: end });
+    copier.transform_root(&info.tx_log, head_node)?;
+    copier.transform_root(id, Node::DatabaseInfo(info.clone()))?;
+    report.plugins = copier
+        .finish()?
+        .into_iter()
+        .map(|(name, report, metrics)| PluginSummary {
+            name,
+            report,
+            metrics,
+        })
+        .collect();
     report.stats = copier.stats.clone();
 
     if !options.dry_run {

@@ -1,34 +1,49 @@
-//! The seam where plugins (read- and write-xforms) will sit around the
-//! copier. For now only the identity exists; the plugin host plugs in here.
+//! The seam where node-level transforms (plugins) sit around the copier.
+//! A transform sees batches of decoded nodes; the copier validates what each
+//! one returns (see `validate`) before anything is written.
 
-use super::MigrateError;
+use crate::model::Node;
 
-/// Nodes crossing a step of the copier: (key, encoded bytes).
-pub type NodeBatch = Vec<(String, Vec<u8>)>;
+/// A node with its key, as transforms see it.
+pub type KeyedNode = (String, Node);
 
-/// Transforms applied around the copier, batch by batch.
-pub trait Xform: Send {
-    /// Sees each batch as read from the source, before it is expanded.
-    fn read(&mut self, batch: NodeBatch) -> Result<NodeBatch, MigrateError> {
-        Ok(batch)
-    }
+/// Why a transform failed: the node it was working on, if known, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct XformFailure {
+    /// The first key of the batch, or the node at fault.
+    pub key: Option<String>,
+    /// What went wrong (trap, timeout, out of memory, the guest's own error…).
+    pub reason: String,
+}
 
-    /// Sees each batch after its children are written, before it is written.
-    fn write(&mut self, batch: NodeBatch) -> Result<NodeBatch, MigrateError> {
-        Ok(batch)
-    }
+/// One node-level transform, usually one plugin. Several run in the order
+/// given; the copier validates the output of each before the next sees it.
+pub trait NodeXform: Send {
+    /// The name used in messages (the plugin's name or file).
+    fn name(&self) -> &str;
 
-    /// Whether this transform is the identity (lets the copier skip work).
-    fn is_identity(&self) -> bool {
-        false
+    /// Whether it has a read hook (sees nodes as read from the source).
+    fn has_read(&self) -> bool;
+
+    /// Whether it has a write hook (sees nodes before they are written).
+    fn has_write(&self) -> bool;
+
+    /// The read hook: may transform nodes or leave some out (skip them).
+    fn read(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure>;
+
+    /// The write hook: returns one node per node given, in order; may change
+    /// an index node's key (the copier remaps references to it).
+    fn write(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure>;
+
+    /// Called once after the run's last batch; the transform's own report.
+    fn finish(&mut self) -> Result<String, XformFailure>;
+
+    /// Counters for the run summary (calls, nodes, time…), as JSON.
+    fn metrics(&self) -> serde_json::Value {
+        serde_json::Value::Null
     }
 }
 
-/// The identity transform: what a migration without plugins uses.
-pub struct IdentityXform;
-
-impl Xform for IdentityXform {
-    fn is_identity(&self) -> bool {
-        true
-    }
-}
+/// The transforms of one run, in order.
+pub type Xforms<'a> = &'a mut [Box<dyn NodeXform>];

@@ -1,0 +1,192 @@
+//! The rules every transformed node must keep (DESIGN.md §6): same kind,
+//! index leaves sorted and inside their parent's bounds, inner nodes well
+//! formed, entries and roots consistent with what was read.
+
+use std::cmp::Ordering;
+
+use crate::model::{Datom, Index, IndexInner, Node};
+
+/// The range an index node's datoms must stay in, `[lower, upper)` in its
+/// index's order, as its parent's separators say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bounds {
+    lower: Option<Datom>,
+    upper: Option<Datom>,
+}
+
+impl Bounds {
+    /// The bounds of child `i` of `parent`, itself within `self`.
+    pub fn for_child(&self, parent: &IndexInner, i: usize) -> Bounds {
+        let lower = match i {
+            0 => self.lower.clone(),
+            _ => parent.separators.get(i - 1).cloned(),
+        };
+        let upper = parent
+            .separators
+            .get(i)
+            .cloned()
+            .or_else(|| self.upper.clone());
+        Bounds { lower, upper }
+    }
+
+    fn admits(&self, index: Index, d: &Datom) -> bool {
+        self.lower
+            .as_ref()
+            .is_none_or(|l| index.cmp(l, d) != Ordering::Greater)
+            && self
+                .upper
+                .as_ref()
+                .is_none_or(|u| index.cmp(d, u) == Ordering::Less)
+    }
+}
+
+/// The bounds of each child of `node` (all unbounded but for inner nodes).
+pub fn child_bounds(node: &Node, bounds: &Bounds) -> Vec<Bounds> {
+    match node {
+        Node::IndexInner(inner) => (0..inner.children.len())
+            .map(|i| bounds.for_child(inner, i))
+            .collect(),
+        other => vec![Bounds::default(); other.child_keys().len()],
+    }
+}
+
+/// Checks `after` (a transform's output) against `before` (its input) and
+/// the bounds the parent sets. The error is the rule broken, in words.
+pub fn check(before: &Node, after: &Node, bounds: &Bounds) -> Result<(), String> {
+    if before.kind() != after.kind() {
+        return Err(format!(
+            "the node kind changed from {} to {}",
+            before.kind().name(),
+            after.kind().name()
+        ));
+    }
+    match (before, after) {
+        (Node::IndexLeaf(b), Node::IndexLeaf(a)) => {
+            same_index(b.index, a.index)?;
+            sorted(a.index, &a.datoms, "leaf datoms")?;
+            if let Some(d) = a.datoms.iter().find(|d| !bounds.admits(a.index, d)) {
+                return Err(format!(
+                    "a leaf datom {d:?} lies outside its parent's separator bounds"
+                ));
+            }
+            if let Some(d) = a.datoms.iter().find(|d| !a.index.holds(d)) {
+                return Err(format!("datom {d:?} does not belong in {}", a.index.name()));
+            }
+            Ok(())
+        }
+        (Node::IndexInner(b), Node::IndexInner(a)) => {
+            same_index(b.index, a.index)?;
+            if a.children.is_empty() || a.children.len() != a.separators.len() + 1 {
+                return Err(format!(
+                    "an inner node needs one separator fewer than children (has {} children, {} separators)",
+                    a.children.len(),
+                    a.separators.len()
+                ));
+            }
+            sorted(a.index, &a.separators, "separators")?;
+            match a.separators.iter().find(|d| !bounds.admits(a.index, d)) {
+                Some(d) => Err(format!("separator {d:?} lies outside the parent's bounds")),
+                None => Ok(()),
+            }
+        }
+        (Node::TxLogEntry(b), Node::TxLogEntry(a)) if b.tx != a.tx => Err(format!(
+            "the transaction number changed from {} to {}",
+            b.tx, a.tx
+        )),
+        (Node::TxLogHead(b), Node::TxLogHead(a)) if b != a => Err(format!(
+            "the tx-log head count changed from {} to {}",
+            b.count, a.count
+        )),
+        (Node::DatabaseInfo(b), Node::DatabaseInfo(a))
+            if b.database_id != a.database_id
+                || b.tx_log != a.tx_log
+                || b.identity != a.identity =>
+        {
+            Err("database-info must keep its database id, tx-log key and identity".to_string())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn same_index(before: Index, after: Index) -> Result<(), String> {
+    if before == after {
+        Ok(())
+    } else {
+        Err(format!(
+            "the index changed from {} to {}",
+            before.name(),
+            after.name()
+        ))
+    }
+}
+
+fn sorted(index: Index, datoms: &[Datom], what: &str) -> Result<(), String> {
+    match datoms
+        .windows(2)
+        .position(|w| index.cmp(&w[0], &w[1]) != Ordering::Less)
+    {
+        Some(i) => Err(format!(
+            "{what} are not sorted in {} order (position {} and {})",
+            index.name(),
+            i,
+            i + 1
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{IndexLeaf, TxLogHead, Value};
+
+    fn d(e: u64) -> Datom {
+        Datom {
+            e,
+            a: 1,
+            v: Value::Long(0),
+            tx: 1,
+            added: true,
+        }
+    }
+
+    fn leaf(es: &[u64]) -> Node {
+        Node::IndexLeaf(IndexLeaf {
+            index: Index::Eavt,
+            datoms: es.iter().map(|&e| d(e)).collect(),
+        })
+    }
+
+    #[test]
+    fn accepts_an_order_preserving_rewrite() {
+        assert_eq!(
+            check(&leaf(&[1, 2, 3]), &leaf(&[1, 3]), &Bounds::default()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rejects_unsorted_leaves_kind_changes_and_out_of_bounds() {
+        let unsorted = check(&leaf(&[1, 2]), &leaf(&[2, 1]), &Bounds::default()).unwrap_err();
+        assert!(unsorted.contains("not sorted"), "{unsorted}");
+        let kind = check(
+            &leaf(&[1]),
+            &Node::TxLogHead(TxLogHead { count: 1 }),
+            &Bounds::default(),
+        );
+        assert!(kind.unwrap_err().contains("kind changed"));
+        let parent = IndexInner {
+            index: Index::Eavt,
+            separators: vec![d(10)],
+            children: vec!["a".into(), "b".into()],
+        };
+        let first = Bounds::default().for_child(&parent, 0);
+        assert!(
+            check(&leaf(&[1]), &leaf(&[11]), &first)
+                .unwrap_err()
+                .contains("outside")
+        );
+        let second = Bounds::default().for_child(&parent, 1);
+        assert_eq!(check(&leaf(&[11]), &leaf(&[10, 12]), &second), Ok(()));
+    }
+}
