@@ -1,0 +1,284 @@
+//! The rules the copier enforces on node-level transforms, checked with
+//! small native transforms (the same rules apply to WebAssembly plugins,
+//! whose own tests are in `plugins.rs`).
+
+use std::sync::Arc;
+
+use eva_admin::db::{Database, DatomQuery, EntityRef, InputValue, TxOp};
+use eva_admin::migrate::{
+    self, KeyedNode, MigrateError, MigrateOptions, NoObserver, NodeXform, XformFailure,
+};
+use eva_admin::model::{Index, Node};
+use eva_admin::store::{MemStore, ValueStore};
+
+const DB: &str = "demo";
+
+/// What a test transform does to each batch.
+type Hook = Box<dyn FnMut(Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> + Send>;
+
+struct Native {
+    name: &'static str,
+    read: Option<Hook>,
+    write: Option<Hook>,
+}
+
+impl NodeXform for Native {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn has_read(&self) -> bool {
+        self.read.is_some()
+    }
+    fn has_write(&self) -> bool {
+        self.write.is_some()
+    }
+    fn read(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> {
+        self.read.as_mut().map_or(Ok(batch.clone()), |h| h(batch))
+    }
+    fn write(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> {
+        self.write.as_mut().map_or(Ok(batch.clone()), |h| h(batch))
+    }
+    fn finish(&mut self) -> Result<String, XformFailure> {
+        Ok(String::new())
+    }
+}
+
+fn writer(
+    name: &'static str,
+    hook: impl FnMut(Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> + Send + 'static,
+) -> Box<dyn NodeXform> {
+    Box::new(Native {
+        name,
+        read: None,
+        write: Some(Box::new(hook)),
+    })
+}
+
+async fn source(txs: usize) -> (Arc<dyn ValueStore>, u64) {
+    let store: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let db = Database::create(store.clone(), DB).await.unwrap();
+    let attr = |name: &str, ty: &str| {
+        vec![
+            TxOp::Add {
+                e: EntityRef::Temp(name.into()),
+                a: ":db/ident".into(),
+                v: InputValue::Keyword(name.into()),
+            },
+            TxOp::Add {
+                e: EntityRef::Temp(name.into()),
+                a: ":db/valueType".into(),
+                v: InputValue::Keyword(ty.into()),
+            },
+        ]
+    };
+    db.transact_at(
+        [
+            attr(":p/name", ":db.type/string"),
+            attr(":p/secret", ":db.type/string"),
+        ]
+        .concat(),
+        1,
+    )
+    .await
+    .unwrap();
+    for i in 0..txs {
+        let e = EntityRef::Temp("e".into());
+        let ops = vec![
+            TxOp::Add {
+                e: e.clone(),
+                a: ":p/name".into(),
+                v: InputValue::String(format!("n{i}")),
+            },
+            TxOp::Add {
+                e,
+                a: ":p/secret".into(),
+                v: InputValue::String(format!("s{i}")),
+            },
+        ];
+        db.transact_at(ops, 10 + i as i64).await.unwrap();
+    }
+    let secret = db
+        .snapshot()
+        .await
+        .unwrap()
+        .schema()
+        .by_ident(":p/secret")
+        .unwrap()
+        .id;
+    (store, secret)
+}
+
+async fn run(
+    src: Arc<dyn ValueStore>,
+    dst: Arc<dyn ValueStore>,
+    xforms: &mut [Box<dyn NodeXform>],
+) -> Result<migrate::MigrationReport, MigrateError> {
+    let options = MigrateOptions {
+        batch_size: 16,
+        ..MigrateOptions::default()
+    };
+    migrate::migrate(src, dst, DB, &options, xforms, &mut NoObserver).await
+}
+
+fn drop_attribute(
+    a: u64,
+) -> impl FnMut(Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> + Send {
+    move |mut batch: Vec<KeyedNode>| {
+        for (_, node) in &mut batch {
+            match node {
+                Node::IndexLeaf(leaf) => leaf.datoms.retain(|d| d.a != a),
+                Node::TxLogEntry(entry) => entry.datoms.retain(|d| d.a != a),
+                _ => {}
+            }
+        }
+        Ok(batch)
+    }
+}
+
+#[tokio::test]
+async fn an_order_preserving_rewrite_removes_exactly_its_datoms() {
+    let (src, secret) = source(300).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    run(
+        src.clone(),
+        dst.clone(),
+        &mut [writer("drop-secret", drop_attribute(secret))],
+    )
+    .await
+    .unwrap();
+    let (s, d) = (
+        Database::open(src, DB).await.unwrap(),
+        Database::open(dst, DB).await.unwrap(),
+    );
+    let (s, d) = (s.snapshot().await.unwrap(), d.snapshot().await.unwrap());
+    for index in Index::ALL {
+        let all = DatomQuery {
+            history: true,
+            ..DatomQuery::default()
+        };
+        let mut expected = s.datoms(index, &all).await.unwrap();
+        expected.retain(|x| x.a != secret);
+        assert_eq!(d.datoms(index, &all).await.unwrap(), expected, "{index:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_changed_index_key_is_remapped_and_parents_follow_it() {
+    let (src, _) = source(200).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let rename = |mut batch: Vec<KeyedNode>| {
+        for (key, node) in &mut batch {
+            if matches!(node, Node::IndexLeaf(_)) {
+                key.push_str("-moved");
+            }
+        }
+        Ok(batch)
+    };
+    let report = run(src.clone(), dst.clone(), &mut [writer("rename", rename)])
+        .await
+        .unwrap();
+    assert!(report.stats.keys_remapped > 0);
+    let all = migrate::verify(src.clone(), dst.clone(), DB, &Default::default())
+        .await
+        .unwrap();
+    assert!(all.is_equal(), "{:?}", all.differences);
+    // A continuing run finds the earlier remaps in the destination.
+    let db = Database::open(src.clone(), DB).await.unwrap();
+    db.transact_at(
+        vec![TxOp::Add {
+            e: EntityRef::Temp("x".into()),
+            a: ":p/name".into(),
+            v: InputValue::String("late".into()),
+        }],
+        9999,
+    )
+    .await
+    .unwrap();
+    run(src.clone(), dst.clone(), &mut [writer("rename", rename)])
+        .await
+        .unwrap();
+    let all = migrate::verify(src, dst, DB, &Default::default())
+        .await
+        .unwrap();
+    assert!(all.is_equal(), "{:?}", all.differences);
+}
+
+#[tokio::test]
+async fn an_unsorted_leaf_is_rejected_and_the_roots_stay_untouched() {
+    let (src, _) = source(50).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let unsort = |mut batch: Vec<KeyedNode>| {
+        for (_, node) in &mut batch {
+            if let Node::IndexLeaf(leaf) = node {
+                if leaf.datoms.len() > 1 {
+                    leaf.datoms.reverse();
+                    break;
+                }
+            }
+        }
+        Ok(batch)
+    };
+    let err = run(src, dst.clone(), &mut [writer("unsort", unsort)])
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, MigrateError::Rejected { .. }), "{text}");
+    assert!(
+        text.contains("unsort") && text.contains("not sorted") && text.contains("rebuild"),
+        "{text}"
+    );
+    assert!(
+        dst.get(DB, DB).await.unwrap().is_none(),
+        "database-info not written"
+    );
+}
+
+#[tokio::test]
+async fn a_read_xform_may_skip_only_what_the_destination_holds() {
+    let (src, _) = source(20).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let skip_leaves = |batch: Vec<KeyedNode>| {
+        Ok(batch
+            .into_iter()
+            .filter(|(_, n)| !matches!(n, Node::IndexLeaf(_)))
+            .collect())
+    };
+    let mut xforms: Vec<Box<dyn NodeXform>> = vec![Box::new(Native {
+        name: "skipper",
+        read: Some(Box::new(skip_leaves)),
+        write: None,
+    })];
+    let err = run(src, dst, &mut xforms).await.unwrap_err();
+    assert!(
+        matches!(err, MigrateError::DanglingReference { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("skipper"));
+}
+
+#[tokio::test]
+async fn a_failing_transform_stops_the_run_naming_it() {
+    let (src, _) = source(20).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let fail = |batch: Vec<KeyedNode>| {
+        Err(XformFailure {
+            key: batch.first().map(|(k, _)| k.clone()),
+            reason: "guest trapped".into(),
+        })
+    };
+    let err = run(src.clone(), dst.clone(), &mut [writer("boom", fail)])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("boom") && err.to_string().contains("guest trapped"),
+        "{err}"
+    );
+    // A later run without the transform completes.
+    run(src.clone(), dst.clone(), &mut []).await.unwrap();
+    assert!(
+        migrate::verify(src, dst, DB, &Default::default())
+            .await
+            .unwrap()
+            .is_equal()
+    );
+}
