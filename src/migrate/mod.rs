@@ -20,7 +20,7 @@ pub use error::MigrateError;
 pub use observer::{MigrationObserver, NoObserver};
 pub use run::{MigrateOptions, MigrationReport, PluginSummary, migrate};
 pub use status::{MigrationState, MigrationStatus, read_status, status_key};
-pub use verify::{VerifyOptions, VerifyReport, verify};
+pub use verify::{VerifyOptions, VerifyReport, verify, verify_through};
 
 pub use remap::remap_key;
 pub use xform::{KeyedNode, NodeXform, XformFailure, Xforms};

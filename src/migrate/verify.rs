@@ -9,10 +9,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::db::{Database, DatomQuery, DbError};
-use crate::model::{Datom, Index, Node, NodeKind};
-use crate::store::ValueStore;
+use crate::model::{Datom, Index, Node};
+use crate::store::{MemStore, ValueStore};
 
-use super::MigrateError;
+use super::{MigrateError, MigrateOptions, NoObserver, NodeXform, migrate};
 
 /// What to verify.
 #[derive(Debug, Clone)]
@@ -105,6 +105,34 @@ pub async fn verify(
     Ok(report)
 }
 
+/// Verifies `dst` against the source passed through `xforms` (the plugins
+/// a migration ran with): the source is migrated through them into memory,
+/// then compared with the destination as [`verify`] does. Transforms are
+/// deterministic (sandboxed, no clock or randomness), so a faithful
+/// migration gives an equal result.
+pub async fn verify_through(
+    src: Arc<dyn ValueStore>,
+    dst: Arc<dyn ValueStore>,
+    id: &str,
+    xforms: &mut [Box<dyn NodeXform>],
+    options: &VerifyOptions,
+) -> Result<VerifyReport, MigrateError> {
+    if xforms.is_empty() {
+        return verify(src, dst, id, options).await;
+    }
+    let expected: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    migrate(
+        src,
+        expected.clone(),
+        id,
+        &MigrateOptions::default(),
+        xforms,
+        &mut NoObserver,
+    )
+    .await?;
+    verify(expected, dst, id, options).await
+}
+
 async fn compare_datoms(
     source: &Database,
     destination: &Database,
@@ -194,7 +222,7 @@ async fn walk_structure(
         .map_err(MigrateError::Destination)?
         .count;
     let mut seen: HashSet<String> = HashSet::new();
-    let mut stack: Vec<(String, NodeKind)> = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
     for i in 0..count {
         let entry = destination
             .entry(i)
@@ -202,21 +230,16 @@ async fn walk_structure(
             .map_err(MigrateError::Destination)?;
         report.nodes_checked += 1;
         for root in entry.roots.keys() {
-            stack.push((root.to_string(), NodeKind::IndexInner));
+            stack.push(root.to_string());
         }
-        while let Some((key, _)) = stack.pop() {
+        while let Some(key) = stack.pop() {
             if !seen.insert(key.clone()) {
                 continue;
             }
             report.nodes_checked += 1;
             match destination.expect_node(&key).await {
                 Ok(Node::IndexInner(inner)) => {
-                    stack.extend(
-                        inner
-                            .children
-                            .into_iter()
-                            .map(|c| (c, NodeKind::IndexInner)),
-                    );
+                    stack.extend(inner.children);
                 }
                 Ok(Node::IndexLeaf(_)) => {}
                 Ok(other) => report.note(max, || {
