@@ -57,14 +57,17 @@ pub(super) enum DbCommand {
 
     /// Print the datoms of an index, optionally only those whose leading
     /// components match, as of the latest or a given transaction.
-    #[command(allow_negative_numbers = true, after_help = "Components are EDN literals in the index's order \
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Components are EDN literals in the index's order \
         (eavt: e a v; aevt: a e v; avet: a v e; vaet: v a e). Entities are ids or idents \
         (keywords), attributes are idents or ids, values are typed by their attribute.\n\n\
         Examples:\n  \
         eva-admin db datoms sled:./demo.db --db demo --index aevt :db/ident\n  \
         eva-admin db datoms sled:./demo.db --db demo --index avet :person/email '\"person3.2@example.com\"'\n  \
         eva-admin db datoms sled:./demo.db --db demo --index eavt 8796093022209 --history\n  \
-        eva-admin db datoms sled:./demo.db --db demo --index vaet 8796093022209 :person/friends")]
+        eva-admin db datoms sled:./demo.db --db demo --index vaet 8796093022209 :person/friends"
+    )]
     Datoms {
         #[command(flatten)]
         target: StoreArgs,
