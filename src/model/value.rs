@@ -104,8 +104,10 @@ pub enum Value {
     /// See [`ValueType::BigInt`].
     BigInt(BigInt),
     /// See [`ValueType::BigDec`]; always kept normalized (no trailing zeros),
-    /// so equal numbers have equal bytes.
-    BigDec(BigDecimal),
+    /// so equal numbers have equal bytes. Stored as its decimal text
+    /// (bigdecimal's own serde form needs `deserialize_any`, which the
+    /// postcard codec does not have).
+    BigDec(#[serde(with = "bigdec_text")] BigDecimal),
 }
 
 impl Value {
@@ -211,9 +213,59 @@ impl fmt::Display for Value {
     }
 }
 
+/// Serde for big decimals as their decimal text, readable by any format.
+mod bigdec_text {
+    use std::str::FromStr;
+
+    use bigdecimal::BigDecimal;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(d: &BigDecimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BigDecimal, D::Error> {
+        let text = String::deserialize(d)?;
+        BigDecimal::from_str(&text).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_type_round_trips_through_the_codec() {
+        use crate::model::{Datom, Index, IndexLeaf, Node, decode, encode};
+        use std::str::FromStr;
+        let values = [
+            Value::Long(-3),
+            Value::Double(1.5),
+            Value::Boolean(true),
+            Value::String("s".into()),
+            Value::Keyword(":k/w".into()),
+            Value::Ref(7),
+            Value::Instant(1000),
+            Value::Uuid(uuid::Uuid::nil()),
+            Value::Bytes(vec![0, 1]),
+            Value::BigInt(BigInt::from(10).pow(30)),
+            Value::bigdec(BigDecimal::from_str("-1234.50").unwrap()),
+            Value::bigdec(BigDecimal::from_str("1e40").unwrap()),
+        ];
+        for v in values {
+            let node = Node::IndexLeaf(IndexLeaf {
+                index: Index::Eavt,
+                datoms: vec![Datom {
+                    e: 1,
+                    a: 2,
+                    v: v.clone(),
+                    tx: 0,
+                    added: true,
+                }],
+            });
+            assert_eq!(decode(&encode(&node)).unwrap(), node, "{v:?}");
+        }
+    }
 
     #[test]
     fn values_order_by_type_then_content() {

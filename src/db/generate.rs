@@ -1,1 +1,0 @@
-//! The deterministic demo-data generator. (Stub.)

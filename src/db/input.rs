@@ -1,1 +1,0 @@
-//! Transaction input: EDN and JSON into [`super::TxOp`]s. (Stub.)

@@ -1,0 +1,335 @@
+//! The `eva-admin db` commands, run as a user runs them: the built binary
+//! on real `sled:` stores in temporary directories.
+
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use tempfile::TempDir;
+
+/// A temporary directory and a sled store URL inside it.
+struct Fixture {
+    dir: TempDir,
+    url: String,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sled:{}", dir.path().join("store").display());
+    Fixture { dir, url }
+}
+
+/// The binary with `args`, killed if it runs longer than a minute.
+fn eva(args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = cargo_bin_cmd!("eva-admin");
+    cmd.args(args).timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// Runs `cmd`, asserts success, returns stdout.
+fn succeeds(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.output().expect("run eva-admin");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `cmd`, asserts exit code 1 with an `error:` line containing every
+/// needle and no panic; returns stderr.
+fn fails_with(cmd: &mut assert_cmd::Command, needles: &[&str]) -> String {
+    let out = cmd.output().expect("run eva-admin");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    }
+    stderr
+}
+
+const SCHEMA_EDN: &str = r#"
+; two attributes
+[{:db/id "name" :db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/id "age"  :db/ident :person/age  :db/valueType :db.type/long   :db/cardinality :db.cardinality/one}]
+"#;
+
+/// A fresh database with the two-attribute schema.
+fn database_with_schema() -> Fixture {
+    let f = fixture();
+    succeeds(&mut eva(&["db", "init", &f.url, "--db", "people"]));
+    succeeds(eva(&["db", "transact", &f.url, "--db", "people"]).write_stdin(SCHEMA_EDN));
+    f
+}
+
+// ---- with the writer ---------------------------------------------------
+
+#[test]
+fn transacted_edn_datom_is_read_back() {
+    let f = database_with_schema();
+    let out = succeeds(
+        eva(&["db", "transact", &f.url, "--db", "people"])
+            .write_stdin(r#"[[:db/add "ann" :person/name "Ann"] [:db/add "ann" :person/age 41]]"#),
+    );
+    assert!(out.contains("committed transaction 2"), "{out}");
+    assert!(out.contains("\"ann\""), "{out}");
+    let datoms = succeeds(&mut eva(&[
+        "db",
+        "datoms",
+        &f.url,
+        "--db",
+        "people",
+        "--index",
+        "avet",
+        ":person/name",
+        "\"Ann\"",
+    ]));
+    assert!(datoms.contains(":person/name"), "{datoms}");
+    assert!(datoms.contains("\"Ann\""), "{datoms}");
+}
+
+#[test]
+fn transacted_json_datom_is_read_back() {
+    let f = database_with_schema();
+    let file = f.dir.path().join("tx.json");
+    std::fs::write(
+        &file,
+        r#"[["add", "bo", "person/name", "Bo"], {"db/id": "cy", ":person/name": "Cy", "person/age": 7}]"#,
+    )
+    .expect("write tx.json");
+    let out = succeeds(&mut eva(&[
+        "db",
+        "transact",
+        &f.url,
+        "--db",
+        "people",
+        &file.display().to_string(),
+        "--json",
+    ]));
+    assert!(out.contains("\"tx\":2"), "{out}");
+    let datoms = succeeds(&mut eva(&[
+        "db",
+        "datoms",
+        &f.url,
+        "--db",
+        "people",
+        "--index",
+        "aevt",
+        ":person/name",
+        "--json",
+    ]));
+    assert!(datoms.contains(r#""v":"Bo""#), "{datoms}");
+    assert!(datoms.contains(r#""v":"Cy""#), "{datoms}");
+}
+
+#[test]
+fn generate_then_stats_counts_entries_and_nodes() {
+    let f = fixture();
+    let out = succeeds(&mut eva(&[
+        "db",
+        "generate",
+        &f.url,
+        "--db",
+        "demo",
+        "--txs",
+        "20",
+        "--datoms-per-tx",
+        "5",
+        "--seed",
+        "3",
+    ]));
+    assert!(out.contains("generated 20 transactions"), "{out}");
+    let stats = succeeds(&mut eva(&["db", "stats", &f.url, "--db", "demo", "--json"]));
+    let stats: serde_json::Value = serde_json::from_str(&stats).expect("stats JSON");
+    // Transaction 0 (built-ins), the schema transaction, 20 data transactions.
+    assert_eq!(stats["entries"], 22);
+    assert_eq!(stats["nodes"]["tx-log entry"]["count"], 22);
+    assert!(stats["nodes"]["index leaf"]["count"].as_u64().unwrap_or(0) > 0);
+    assert!(stats["total"]["bytes"].as_u64().unwrap_or(0) > 0);
+    let table = succeeds(&mut eva(&["db", "stats", &f.url, "--db", "demo"]));
+    assert!(table.contains("tx-log entries: 22"), "{table}");
+}
+
+#[test]
+fn same_seed_generates_the_same_datoms() {
+    let read = |seed: &str| {
+        let f = fixture();
+        succeeds(&mut eva(&[
+            "db",
+            "generate",
+            &f.url,
+            "--db",
+            "demo",
+            "--txs",
+            "15",
+            "--datoms-per-tx",
+            "8",
+            "--seed",
+            seed,
+        ]));
+        succeeds(&mut eva(&[
+            "db",
+            "datoms",
+            &f.url,
+            "--db",
+            "demo",
+            "--index",
+            "aevt",
+            ":person/name",
+            "--history",
+        ]))
+    };
+    assert_eq!(read("9"), read("9"));
+    assert_ne!(read("9"), read("10"));
+}
+
+#[test]
+fn wrong_value_type_is_refused_naming_attribute_and_type() {
+    let f = database_with_schema();
+    fails_with(
+        eva(&["db", "transact", &f.url, "--db", "people"])
+            .write_stdin(r#"[[:db/add "x" :person/age "old"]]"#),
+        &[":person/age", ":db.type/long", "\"old\""],
+    );
+}
+
+#[test]
+fn unknown_attribute_is_refused_by_name() {
+    let f = database_with_schema();
+    fails_with(
+        eva(&["db", "transact", &f.url, "--db", "people"])
+            .write_stdin(r#"[[:db/add "x" :nope/attr 1]]"#),
+        &["unknown attribute", ":nope/attr"],
+    );
+}
+
+#[test]
+fn init_refuses_an_existing_database() {
+    let f = fixture();
+    succeeds(&mut eva(&["db", "init", &f.url, "--db", "people"]));
+    fails_with(
+        &mut eva(&["db", "init", &f.url, "--db", "people"]),
+        &["`people`", "already exists"],
+    );
+}
+
+// ---- without the writer --------------------------------------------------
+
+#[test]
+fn bad_store_urls_are_refused_with_the_reason() {
+    fails_with(
+        &mut eva(&["db", "stats", "nope:x", "--db", "d"]),
+        &["invalid store URL `nope:x`", "unknown scheme", "sled:PATH"],
+    );
+    fails_with(
+        &mut eva(&["db", "init", "postgres://", "--db", "d"]),
+        &["invalid store URL `postgres://`", "missing host"],
+    );
+}
+
+#[test]
+fn unreachable_servers_fail_within_seconds() {
+    for url in ["postgres://eva@127.0.0.1:1/x", "mysql://eva@127.0.0.1:1/x"] {
+        let started = Instant::now();
+        fails_with(
+            &mut eva(&["db", "stats", url, "--db", "d", "--connect-timeout", "5"]),
+            &[url],
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{url} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn unknown_database_id_is_named() {
+    let f = fixture();
+    let url = format!("sled:{}", f.dir.path().display());
+    fails_with(
+        &mut eva(&["db", "stats", &url, "--db", "nope"]),
+        &["no database `nope`", "eva-admin db init"],
+    );
+    fails_with(
+        &mut eva(&["db", "datoms", &url, "--db", "nope", "--index", "eavt"]),
+        &["no database `nope`"],
+    );
+}
+
+#[test]
+fn missing_store_path_is_not_created_by_readers() {
+    let f = fixture();
+    fails_with(
+        &mut eva(&["db", "stats", &f.url, "--db", "d"]),
+        &["does not exist"],
+    );
+    assert!(!f.dir.path().join("store").exists());
+}
+
+#[test]
+fn malformed_edn_is_located_by_line_and_column() {
+    let f = fixture();
+    fails_with(
+        eva(&["db", "transact", &f.url, "--db", "d"])
+            .write_stdin("[[:db/add \"a\" :x/y 1]\n [:db/add \"b\" :x/y \"open]"),
+        &["<stdin>:2:", "invalid EDN", "not closed"],
+    );
+    fails_with(
+        eva(&["db", "transact", &f.url, "--db", "d"]).write_stdin("[[:db/add \"a\" :x/y]]"),
+        &["<stdin>:1:2:", "invalid statement", "3 parts"],
+    );
+}
+
+#[test]
+fn malformed_json_is_located_by_line_and_column() {
+    let f = fixture();
+    let file = f.dir.path().join("bad.json");
+    std::fs::write(&file, "[\n  [\"add\", \"a\", \"x/y\" 1]\n]").expect("write bad.json");
+    fails_with(
+        &mut eva(&[
+            "db",
+            "transact",
+            &f.url,
+            "--db",
+            "d",
+            &file.display().to_string(),
+        ]),
+        &["bad.json:2:22:", "invalid JSON", "expected `,` or `]`"],
+    );
+    fails_with(
+        eva(&["db", "transact", &f.url, "--db", "d", "--format", "json"])
+            .write_stdin("[[\"put\", 1, \"x/y\", 2]]"),
+        &["<stdin>:1:3:", "unknown operation"],
+    );
+}
+
+#[test]
+fn missing_transaction_file_is_named() {
+    let f = fixture();
+    fails_with(
+        &mut eva(&["db", "transact", &f.url, "--db", "d", "no-such-file.edn"]),
+        &["cannot read the transaction file `no-such-file.edn`"],
+    );
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    for args in [
+        vec!["db", "datoms", "mem:", "--db", "d"],
+        vec![
+            "db",
+            "generate",
+            "mem:",
+            "--db",
+            "d",
+            "--datoms-per-tx",
+            "0",
+        ],
+        vec!["db", "frobnicate"],
+    ] {
+        let out = eva(&args).output().expect("run eva-admin");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}
