@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
@@ -11,7 +11,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::migrate::{
     self, CopyStats, MigrateOptions, MigrationObserver, MigrationState, VerifyOptions,
 };
-use crate::store::{self, ValueStore};
+use crate::store::ValueStore;
+
+use super::GlobalArgs;
+use super::store_arg::{Create, open_store};
 
 /// Arguments of `eva-admin migrate`.
 #[derive(Debug, Args)]
@@ -80,14 +83,23 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-async fn open(url: &str, role: &str) -> anyhow::Result<Arc<dyn ValueStore>> {
-    store::open(url).await.with_context(|| format!("opening the {role}"))
+async fn open(
+    url: &str,
+    db: &str,
+    create: Create,
+    global: &GlobalArgs,
+) -> anyhow::Result<Arc<dyn ValueStore>> {
+    open_store(url, db, create, Duration::from_secs(global.connect_timeout)).await
 }
 
 /// Runs `migrate`; exit code 0 on success.
-pub async fn run_migrate(args: MigrateArgs) -> anyhow::Result<i32> {
-    let src = open(&args.source, "source").await?;
-    let dst = open(&args.destination, "destination").await?;
+pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
+    let src = open(&args.source, &args.db, Create::Refused, global)
+        .await
+        .context("opening the source")?;
+    let dst = open(&args.destination, &args.db, Create::Allowed, global)
+        .await
+        .context("opening the destination")?;
     let options = MigrateOptions {
         log_every: args.log_every,
         status_suffix: args.status_suffix.clone(),
@@ -96,7 +108,7 @@ pub async fn run_migrate(args: MigrateArgs) -> anyhow::Result<i32> {
         dry_run: args.dry_run,
         ..MigrateOptions::default()
     };
-    let mut observer = ProgressObserver::new(!args.json);
+    let mut observer = ProgressObserver::new(!args.json && !global.quiet);
     let report = migrate::migrate(src, dst.clone(), &args.db, &options, &mut [], &mut observer)
         .await
         .with_context(|| {
@@ -113,9 +125,16 @@ pub async fn run_migrate(args: MigrateArgs) -> anyhow::Result<i32> {
     let s = &report.stats;
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     if report.up_to_date {
-        println!("database `{}` is up to date in the destination ({} entries); nothing written", args.db, report.end);
+        println!(
+            "database `{}` is up to date in the destination ({} entries); nothing written",
+            args.db, report.end
+        );
     } else {
-        let verb = if report.dry_run { "would copy" } else { "copied" };
+        let verb = if report.dry_run {
+            "would copy"
+        } else {
+            "copied"
+        };
         println!(
             "{verb} entries {}..{} of database `{}`: {} nodes ({} bytes) written, {} already present, {} subtrees pruned, in {:.2}s ({:.0} nodes/s, {:.1} MB/s)",
             report.start,
@@ -134,8 +153,8 @@ pub async fn run_migrate(args: MigrateArgs) -> anyhow::Result<i32> {
 }
 
 /// Runs `status`; exit code 0 when a record exists, 1 when none.
-pub async fn run_status(args: StatusArgs) -> anyhow::Result<i32> {
-    let dst = open(&args.destination, "destination").await?;
+pub async fn run_status(args: StatusArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
+    let dst = open(&args.destination, &args.db, Create::Refused, global).await?;
     let found = migrate::read_status(dst.as_ref(), &args.db, &args.status_suffix).await?;
     let Some((status, _)) = found else {
         anyhow::bail!(
@@ -152,23 +171,36 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<i32> {
     let done = status.last_migrated.map_or(0, |l| l + 1);
     println!("database:          {}", args.db);
     println!("state:             {}", status.state.name());
-    println!("entries migrated:  {done} of {} (source head at the last run's start)", status.source_head);
+    println!(
+        "entries migrated:  {done} of {} (source head at the last run's start)",
+        status.source_head
+    );
     println!(
         "destination head:  {}",
-        status.destination_head.map_or("none yet".into(), |h| h.to_string())
+        status
+            .destination_head
+            .map_or("none yet".into(), |h| h.to_string())
     );
     println!("identity:          {}", status.identity);
     println!("updated:           {}", status.updated);
     if status.state != MigrationState::Complete {
-        println!("resume with:       eva-admin migrate SOURCE {} --db {}", dst.url(), args.db);
+        println!(
+            "resume with:       eva-admin migrate SOURCE {} --db {}",
+            dst.url(),
+            args.db
+        );
     }
     Ok(0)
 }
 
 /// Runs `verify`; exit code 0 when equal, 1 when they differ.
-pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<i32> {
-    let src = open(&args.source, "source").await?;
-    let dst = open(&args.destination, "destination").await?;
+pub async fn run_verify(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
+    let src = open(&args.source, &args.db, Create::Refused, global)
+        .await
+        .context("opening the source")?;
+    let dst = open(&args.destination, &args.db, Create::Refused, global)
+        .await
+        .context("opening the destination")?;
     let options = VerifyOptions {
         as_of: args.as_of,
         ..VerifyOptions::default()
@@ -251,6 +283,10 @@ impl MigrationObserver for ProgressObserver {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        tracing::info!(nodes_written = stats.nodes_written, bytes_written = stats.bytes_written, "migration finished");
+        tracing::info!(
+            nodes_written = stats.nodes_written,
+            bytes_written = stats.bytes_written,
+            "migration finished"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod db;
 mod logging;
+mod migrate;
 mod output;
 mod query;
 mod store_arg;
@@ -67,6 +68,22 @@ enum Command {
     /// Work with one database in a store: init, transact, datoms, generate, stats.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Copy a database from one store to another: resumable, continuous, create-only.
+    ///
+    /// Safe to stop at any moment (Ctrl-C, kill -9) and to run again: it
+    /// resumes where it stopped, copies what is new when the source has grown,
+    /// and writes nothing when the destination is up to date. Keep writing to
+    /// the source if you like; never write to the destination's database until
+    /// you switch over. See docs/migration.md.
+    Migrate(migrate::MigrateArgs),
+    /// Show where a migration into a store stands (its status record).
+    Status(migrate::StatusArgs),
+    /// Check that a destination holds the same database as the source.
+    ///
+    /// Compares the datoms of all four indexes, current and with history, and
+    /// every tx-log entry, as of one transaction, and walks every node the
+    /// destination's roots reach. Exit status 0 when equal, 1 otherwise.
+    Verify(migrate::VerifyArgs),
 }
 
 /// Runs the command line on the process's arguments; returns the exit code.
@@ -102,13 +119,16 @@ where
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Db(command) => db::run(command, &cli.global).await,
+            Command::Db(command) => db::run(command, &cli.global).await.map(|()| EXIT_OK),
+            Command::Migrate(args) => migrate::run_migrate(args, &cli.global).await,
+            Command::Status(args) => migrate::run_status(args, &cli.global).await,
+            Command::Verify(args) => migrate::run_verify(args, &cli.global).await,
         }
     });
     // Do not wait for stray blocking tasks (e.g. a hung driver) on the way out.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(err) => {
             tracing::debug!(error = ?err, "command failed");
             eprintln!("error: {err:#}");

@@ -47,27 +47,7 @@ impl StoreArgs {
         create: Create,
         timeout: Duration,
     ) -> Result<Arc<dyn ValueStore>> {
-        let shown = redact_url(&self.store);
-        let parsed = StoreUrl::parse(&self.store)?;
-        if create == Create::Refused
-            && let StoreUrl::Sled(path) | StoreUrl::Sqlite(path) = &parsed
-            && !std::path::Path::new(path).exists()
-        {
-            bail!(
-                "store `{shown}` does not exist (no file or directory at `{path}`); \
-                 check the path, or create a database there with `eva-admin db init {shown} --db {}`",
-                self.db
-            );
-        }
-        tracing::info!(store = %shown, "opening store");
-        match tokio::time::timeout(timeout, crate::store::open(&self.store)).await {
-            Ok(store) => Ok(store?),
-            Err(_) => bail!(
-                "store `{shown}` did not answer within {} s (is the server running and reachable? \
-                 --connect-timeout waits longer)",
-                timeout.as_secs()
-            ),
-        }
+        open_store(&self.store, &self.db, create, timeout).await
     }
 
     /// Opens the store and the existing database in it.
@@ -90,5 +70,36 @@ impl StoreArgs {
             }
             Err(err) => Err(err.into()),
         }
+    }
+}
+
+/// Opens the store at `url` (for database `db`, named in hints), waiting at
+/// most `timeout` for a server. With [`Create::Refused`], a missing sled or
+/// SQLite path is an error rather than a new, empty store.
+pub(super) async fn open_store(
+    url: &str,
+    db: &str,
+    create: Create,
+    timeout: Duration,
+) -> Result<Arc<dyn ValueStore>> {
+    let shown = redact_url(url);
+    let parsed = StoreUrl::parse(url)?;
+    if create == Create::Refused
+        && let StoreUrl::Sled(path) | StoreUrl::Sqlite(path) = &parsed
+        && !std::path::Path::new(path).exists()
+    {
+        bail!(
+            "store `{shown}` does not exist (no file or directory at `{path}`); \
+             check the path, or create a database there with `eva-admin db init {shown} --db {db}`"
+        );
+    }
+    tracing::info!(store = %shown, "opening store");
+    match tokio::time::timeout(timeout, crate::store::open(url)).await {
+        Ok(store) => Ok(store?),
+        Err(_) => bail!(
+            "store `{shown}` did not answer within {} s (is the server running and reachable? \
+             --connect-timeout waits longer)",
+            timeout.as_secs()
+        ),
     }
 }

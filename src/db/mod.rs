@@ -7,8 +7,6 @@ pub mod generate;
 pub mod input;
 mod reader;
 pub mod stats;
-// TEMPORARY: stand-ins for the writer/reader API until that branch is merged.
-mod stubs_tmp;
 mod tree;
 mod tx_build;
 mod tx_data;
