@@ -211,6 +211,9 @@ pub(super) async fn run(command: DbCommand, global: &GlobalArgs) -> Result<()> {
                 );
                 datoms.truncate(limit);
             }
+            if datoms.is_empty() && !json && !global.quiet {
+                eprintln!("no datoms match (try --history, or fewer components)");
+            }
             output::emit(&if json {
                 output::datoms_json(&datoms, snapshot.schema())
             } else {
