@@ -209,11 +209,11 @@ async fn an_unsorted_leaf_is_rejected_and_the_roots_stay_untouched() {
     let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
     let unsort = |mut batch: Vec<KeyedNode>| {
         for (_, node) in &mut batch {
-            if let Node::IndexLeaf(leaf) = node {
-                if leaf.datoms.len() > 1 {
-                    leaf.datoms.reverse();
-                    break;
-                }
+            if let Node::IndexLeaf(leaf) = node
+                && leaf.datoms.len() > 1
+            {
+                leaf.datoms.reverse();
+                break;
             }
         }
         Ok(batch)

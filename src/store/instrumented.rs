@@ -127,10 +127,8 @@ impl InstrumentedStore {
             }
             let present = self.inner.contains_many(namespace, &children).await?;
             for (child, ok) in children.iter().zip(present) {
-                if !ok {
-                    if let Ok(mut v) = self.violations.lock() {
-                        v.push(format!("`{key}` written before its child `{child}`"));
-                    }
+                if !ok && let Ok(mut v) = self.violations.lock() {
+                    v.push(format!("`{key}` written before its child `{child}`"));
                 }
             }
         }
