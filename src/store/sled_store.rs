@@ -4,6 +4,11 @@ use async_trait::async_trait;
 
 use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore};
 
+/// sled's page cache per open database. sled's own default (1 GiB) would
+/// make a process's memory grow with the database it reads; a migration's
+/// memory must stay bounded whatever the database size.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A store in a sled database directory.
 pub struct SledStore {
     url: String,
@@ -13,7 +18,11 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the sled database at `path`.
     pub fn open(path: &str, url: &str) -> Result<SledStore, StoreError> {
-        let db = sled::open(path).map_err(|e| StoreError::Open {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|e| StoreError::Open {
             url: url.to_string(),
             reason: match e {
                 sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
