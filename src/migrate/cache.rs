@@ -10,6 +10,7 @@ pub struct PresentKeys {
     current: HashSet<String>,
     previous: HashSet<String>,
     generation_size: usize,
+    evicted: bool,
 }
 
 impl PresentKeys {
@@ -19,6 +20,7 @@ impl PresentKeys {
             current: HashSet::new(),
             previous: HashSet::new(),
             generation_size: (capacity / 2).max(1),
+            evicted: false,
         }
     }
 
@@ -34,8 +36,14 @@ impl PresentKeys {
         }
         if self.current.len() >= self.generation_size {
             self.previous = std::mem::take(&mut self.current);
+            self.evicted = true;
         }
         self.current.insert(key.to_string());
+    }
+
+    /// Whether any key was ever dropped: from then on a miss says nothing.
+    pub fn has_evicted(&self) -> bool {
+        self.evicted
     }
 
     /// Keys held now.

@@ -421,7 +421,9 @@ impl<'a> Copier<'a> {
                 !known
             })
             .collect();
-        if self.bulk || unknown.is_empty() {
+        // In bulk mode a key this run did not write cannot be present — as
+        // long as the cache still remembers every key this run wrote.
+        if (self.bulk && !self.present.has_evicted()) || unknown.is_empty() {
             return Ok(unknown);
         }
         let keys: Vec<String> = unknown.iter().map(|(k, _)| k.clone()).collect();

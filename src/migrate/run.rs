@@ -39,7 +39,7 @@ impl Default for MigrateOptions {
             status_suffix: "migration-status".to_string(),
             batch_size: 256,
             concurrency: 4,
-            cache_keys: 200_000,
+            cache_keys: 32_768,
             dry_run: false,
         }
     }
