@@ -18,4 +18,5 @@ pub mod cli;
 pub mod db;
 pub mod migrate;
 pub mod model;
+pub mod plugin;
 pub mod store;

@@ -14,7 +14,11 @@ use crate::migrate::{
 use crate::store::ValueStore;
 
 use super::GlobalArgs;
+use super::plugin_args::PluginArgs;
 use super::store_arg::{Create, open_store};
+use crate::db::Database;
+use crate::migrate::NodeXform;
+use crate::plugin::Idents;
 
 /// Arguments of `eva-admin migrate`.
 #[derive(Debug, Args)]
@@ -47,6 +51,8 @@ pub struct MigrateArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
 }
 
 /// Arguments of `eva-admin status`.
@@ -81,6 +87,33 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+/// The attribute idents of the source database, for the datoms plugins see.
+pub(super) async fn source_idents(src: &Arc<dyn ValueStore>, db: &str) -> anyhow::Result<Idents> {
+    let snapshot = Database::open(src.clone(), db).await?.snapshot().await?;
+    Ok(Idents::new(
+        snapshot
+            .schema()
+            .attributes()
+            .map(|a| (a.id, a.ident.clone())),
+    ))
+}
+
+/// Loads the plugins a command names (none: an empty list), off the async threads.
+pub(super) async fn load_plugins(
+    args: &PluginArgs,
+    src: &Arc<dyn ValueStore>,
+    db: &str,
+) -> anyhow::Result<Vec<Box<dyn NodeXform>>> {
+    if args.plugins.is_empty() {
+        return args.load(Idents::default());
+    }
+    let idents = source_idents(src, db).await?;
+    let args = args.clone();
+    tokio::task::spawn_blocking(move || args.load(idents)).await?
 }
 
 async fn open(
@@ -108,8 +141,9 @@ pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Resu
         dry_run: args.dry_run,
         ..MigrateOptions::default()
     };
+    let mut xforms = load_plugins(&args.plugins, &src, &args.db).await?;
     let mut observer = ProgressObserver::new(!args.json && !global.quiet);
-    let report = migrate::migrate(src, dst.clone(), &args.db, &options, &mut [], &mut observer)
+    let report = migrate::migrate(src, dst.clone(), &args.db, &options, &mut xforms, &mut observer)
         .await
         .with_context(|| {
             format!(
@@ -148,6 +182,9 @@ pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Resu
             s.nodes_written as f64 / secs,
             s.bytes_written as f64 / secs / 1e6,
         );
+    }
+    for p in &report.plugins {
+        println!("plugin {}: {} {}", p.name, p.report, p.metrics);
     }
     Ok(0)
 }
@@ -206,7 +243,8 @@ pub async fn run_verify(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result
         ..VerifyOptions::default()
     };
     let started = Instant::now();
-    let report = migrate::verify(src, dst, &args.db, &options)
+    let mut xforms = load_plugins(&args.plugins, &src, &args.db).await?;
+    let report = migrate::verify_through(src, dst, &args.db, &mut xforms, &options)
         .await
         .with_context(|| format!("verifying database `{}`", args.db))?;
     if args.json {

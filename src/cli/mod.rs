@@ -6,6 +6,8 @@ mod db;
 mod logging;
 mod migrate;
 mod output;
+mod plugin;
+mod plugin_args;
 mod query;
 mod store_arg;
 
@@ -84,6 +86,9 @@ enum Command {
     /// every tx-log entry, as of one transaction, and walks every node the
     /// destination's roots reach. Exit status 0 when equal, 1 otherwise.
     Verify(migrate::VerifyArgs),
+    /// Work with WebAssembly plugins: check one against a store.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 /// Runs the command line on the process's arguments; returns the exit code.
@@ -123,6 +128,7 @@ where
             Command::Migrate(args) => migrate::run_migrate(args, &cli.global).await,
             Command::Status(args) => migrate::run_status(args, &cli.global).await,
             Command::Verify(args) => migrate::run_verify(args, &cli.global).await,
+            Command::Plugin(command) => plugin::run(command, &cli.global).await,
         }
     });
     // Do not wait for stray blocking tasks (e.g. a hung driver) on the way out.

@@ -222,6 +222,13 @@ impl<'a> Copier<'a> {
                 CreateOutcome::Existed(stored) if stored == *bytes => {
                     self.stats.nodes_already_present += 1;
                 }
+                CreateOutcome::Existed(_) if self.writes() => {
+                    return Err(MigrateError::Rejected {
+                        plugin: self.write_names(),
+                        key: key.clone(),
+                        rule: "the destination already holds different bytes at this key; a transform may not change what an existing key holds (create never overwrites)".into(),
+                    });
+                }
                 CreateOutcome::Existed(_) => {
                     return Err(MigrateError::ForeignNode { key: key.clone() });
                 }

@@ -83,7 +83,8 @@ pub enum MigrateError {
     /// A transform (plugin) failed: trapped, timed out, ran out of memory or
     /// returned its own error.
     #[error(
-        "plugin `{plugin}` failed on the batch at node `{key}`: {reason}. The destination's roots are unchanged; fix or remove the plugin and run the same command again"
+        "{reason}{}. The destination's roots are unchanged: fix or remove plugin `{plugin}` and run the same command again",
+        if reason.contains(key.as_str()) { String::new() } else { format!(" (at node `{key}`)") }
     )]
     Xform {
         /// The plugin's name.

@@ -30,6 +30,9 @@ pub struct MigrateOptions {
     pub cache_keys: usize,
     /// Walk and count, write nothing (not even the status record).
     pub dry_run: bool,
+    /// Copy at most this many entries from the resume point (a sample, as
+    /// `plugin check` takes); `None`: up to the source's head.
+    pub limit_entries: Option<u64>,
 }
 
 impl Default for MigrateOptions {
@@ -41,6 +44,7 @@ impl Default for MigrateOptions {
             concurrency: 4,
             cache_keys: 32_768,
             dry_run: false,
+            limit_entries: None,
         }
     }
 }
@@ -118,6 +122,9 @@ pub async fn migrate(
         .and_then(|(s, _)| s.last_migrated)
         .map_or(0, |last| last + 1);
     let start = resume_from.max(found.head.unwrap_or(0));
+    let end = options
+        .limit_entries
+        .map_or(end, |n| end.min(start.saturating_add(n)));
     let mut report = MigrationReport {
         start,
         end,

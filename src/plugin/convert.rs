@@ -1,0 +1,192 @@
+//! Our nodes to the WIT records guests see, and back. Datoms carry their
+//! attribute's ident so guests work with names; coming back, the ident must
+//! still be the one of the datom's attribute id.
+
+use std::collections::BTreeMap;
+
+use crate::model::{self, Datom, Index, Node, Value};
+
+use super::bindings::eva::xform::types as wit;
+
+/// Attribute id → ident, for the database being migrated.
+#[derive(Debug, Clone, Default)]
+pub struct Idents(BTreeMap<u64, String>);
+
+impl Idents {
+    /// From (id, ident) pairs, e.g. a schema's attributes.
+    pub fn new(pairs: impl IntoIterator<Item = (u64, String)>) -> Idents {
+        Idents(pairs.into_iter().collect())
+    }
+
+    fn of(&self, a: u64) -> Result<&str, String> {
+        self.0
+            .get(&a)
+            .map(String::as_str)
+            .ok_or_else(|| format!("datom attribute {a} is not in the schema"))
+    }
+}
+
+/// A keyed node as the guest sees it.
+pub fn to_wit(key: &str, node: &Node, idents: &Idents) -> Result<wit::Node, String> {
+    let datoms = |ds: &[Datom]| {
+        ds.iter()
+            .map(|d| datom_to_wit(d, idents))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let content = match node {
+        Node::DatabaseInfo(i) => wit::Content::DatabaseInfo(wit::DatabaseInfo {
+            database_id: i.database_id.clone(),
+            tx_log: i.tx_log.clone(),
+            identity: i.identity.clone(),
+        }),
+        Node::TxLogHead(h) => wit::Content::TxLogHead(wit::TxLogHead { count: h.count }),
+        Node::TxLogEntry(e) => wit::Content::TxLogEntry(wit::TxLogEntry {
+            tx: e.tx,
+            instant: e.instant,
+            datoms: datoms(&e.datoms)?,
+            roots: wit::IndexRoots {
+                eavt: e.roots.eavt.clone(),
+                aevt: e.roots.aevt.clone(),
+                avet: e.roots.avet.clone(),
+                vaet: e.roots.vaet.clone(),
+            },
+            next_entity: e.next_entity.to_vec(),
+        }),
+        Node::IndexInner(n) => wit::Content::IndexInner(wit::IndexInner {
+            index: index_to_wit(n.index),
+            separators: datoms(&n.separators)?,
+            children: n.children.clone(),
+        }),
+        Node::IndexLeaf(n) => wit::Content::IndexLeaf(wit::IndexLeaf {
+            index: index_to_wit(n.index),
+            datoms: datoms(&n.datoms)?,
+        }),
+    };
+    Ok(wit::Node {
+        key: key.to_string(),
+        content,
+    })
+}
+
+/// A node returned by a guest, back in our types.
+pub fn from_wit(node: wit::Node, idents: &Idents) -> Result<(String, Node), String> {
+    let datoms = |ds: Vec<wit::Datom>| {
+        ds.into_iter()
+            .map(|d| datom_from_wit(d, idents))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let node_out = match node.content {
+        wit::Content::DatabaseInfo(i) => Node::DatabaseInfo(model::DatabaseInfo {
+            database_id: i.database_id,
+            tx_log: i.tx_log,
+            identity: i.identity,
+        }),
+        wit::Content::TxLogHead(h) => Node::TxLogHead(model::TxLogHead { count: h.count }),
+        wit::Content::TxLogEntry(e) => Node::TxLogEntry(model::TxLogEntry {
+            tx: e.tx,
+            instant: e.instant,
+            datoms: datoms(e.datoms)?,
+            roots: model::IndexRoots {
+                eavt: e.roots.eavt,
+                aevt: e.roots.aevt,
+                avet: e.roots.avet,
+                vaet: e.roots.vaet,
+            },
+            next_entity: e.next_entity.try_into().map_err(|v: Vec<u64>| {
+                format!("next-entity has {} counters, expected 3", v.len())
+            })?,
+        }),
+        wit::Content::IndexInner(n) => Node::IndexInner(model::IndexInner {
+            index: index_from_wit(n.index),
+            separators: datoms(n.separators)?,
+            children: n.children,
+        }),
+        wit::Content::IndexLeaf(n) => Node::IndexLeaf(model::IndexLeaf {
+            index: index_from_wit(n.index),
+            datoms: datoms(n.datoms)?,
+        }),
+    };
+    Ok((node.key, node_out))
+}
+
+fn index_to_wit(index: Index) -> wit::IndexKind {
+    match index {
+        Index::Eavt => wit::IndexKind::Eavt,
+        Index::Aevt => wit::IndexKind::Aevt,
+        Index::Avet => wit::IndexKind::Avet,
+        Index::Vaet => wit::IndexKind::Vaet,
+    }
+}
+
+fn index_from_wit(index: wit::IndexKind) -> Index {
+    match index {
+        wit::IndexKind::Eavt => Index::Eavt,
+        wit::IndexKind::Aevt => Index::Aevt,
+        wit::IndexKind::Avet => Index::Avet,
+        wit::IndexKind::Vaet => Index::Vaet,
+    }
+}
+
+fn datom_to_wit(d: &Datom, idents: &Idents) -> Result<wit::Datom, String> {
+    Ok(wit::Datom {
+        e: d.e,
+        a: d.a,
+        attribute: idents.of(d.a)?.to_string(),
+        v: value_to_wit(&d.v),
+        tx: d.tx,
+        added: d.added,
+    })
+}
+
+fn datom_from_wit(d: wit::Datom, idents: &Idents) -> Result<Datom, String> {
+    let ident = idents.of(d.a)?;
+    if d.attribute != ident {
+        return Err(format!(
+            "a datom's attribute name changed from `{ident}` to `{}` (renames change sort order: use rebuild mode)",
+            d.attribute
+        ));
+    }
+    Ok(Datom {
+        e: d.e,
+        a: d.a,
+        v: value_from_wit(d.v)?,
+        tx: d.tx,
+        added: d.added,
+    })
+}
+
+fn value_to_wit(v: &Value) -> wit::Value {
+    match v {
+        Value::Long(x) => wit::Value::Long(*x),
+        Value::Double(x) => wit::Value::Double(*x),
+        Value::Boolean(x) => wit::Value::Boolean(*x),
+        Value::String(x) => wit::Value::String(x.clone()),
+        Value::Keyword(x) => wit::Value::Keyword(x.clone()),
+        Value::Ref(x) => wit::Value::Ref(*x),
+        Value::Instant(x) => wit::Value::Instant(*x),
+        Value::Uuid(x) => wit::Value::Uuid(x.hyphenated().to_string()),
+        Value::Bytes(x) => wit::Value::Bytes(x.clone()),
+        Value::BigInt(x) => wit::Value::Bigint(x.to_string()),
+        Value::BigDec(x) => wit::Value::Bigdec(x.to_string()),
+    }
+}
+
+fn value_from_wit(v: wit::Value) -> Result<Value, String> {
+    Ok(match v {
+        wit::Value::Long(x) => Value::Long(x),
+        wit::Value::Double(x) => Value::Double(x),
+        wit::Value::Boolean(x) => Value::Boolean(x),
+        wit::Value::String(x) => Value::String(x),
+        wit::Value::Keyword(x) => Value::Keyword(x),
+        wit::Value::Ref(x) => Value::Ref(x),
+        wit::Value::Instant(x) => Value::Instant(x),
+        wit::Value::Uuid(x) => Value::Uuid(x.parse().map_err(|_| format!("`{x}` is not a UUID"))?),
+        wit::Value::Bytes(x) => Value::Bytes(x),
+        wit::Value::Bigint(x) => {
+            Value::BigInt(x.parse().map_err(|_| format!("`{x}` is not an integer"))?)
+        }
+        wit::Value::Bigdec(x) => {
+            Value::bigdec(x.parse().map_err(|_| format!("`{x}` is not a decimal"))?)
+        }
+    })
+}

@@ -1,0 +1,23 @@
+//! The WebAssembly plugin host (DESIGN.md §6): loads components that
+//! implement the `eva:xform` WIT contract (`wit/xform.wit`), runs them
+//! sandboxed — no capabilities, a per-call deadline, a memory cap,
+//! optional fuel — and adapts them to the copier's [`NodeXform`] seam.
+//! Compiled components are cached on disk. See `docs/plugins.md`.
+//!
+//! [`NodeXform`]: crate::migrate::NodeXform
+
+mod adapter;
+mod bindings;
+mod cache;
+mod convert;
+mod engine;
+mod error;
+mod instance;
+mod sandbox;
+
+pub use adapter::{ConfiguredPlugin, Idents, load_xforms};
+pub use error::PluginError;
+pub use instance::{Description, Plugin, PluginMetrics, PluginOptions};
+
+/// The WIT package version this host implements (`eva:xform@0.1.x`).
+pub const WIT_VERSION: &str = "0.1.0";

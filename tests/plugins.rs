@@ -1,0 +1,322 @@
+//! The plugin host with real compiled components (built from `plugins/` by
+//! `bash plugins/build.sh`, which the test command runs first) and real
+//! stores: identity, excise, every hostile behaviour, the WIT version check,
+//! the compiled-component cache.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use eva_admin::db::generate::{GenerateOptions, generate};
+use eva_admin::db::{Database, DatomQuery};
+use eva_admin::migrate::{
+    self, MigrateError, MigrateOptions, NoObserver, NodeXform, VerifyOptions,
+};
+use eva_admin::model::Index;
+use eva_admin::plugin::{Idents, Plugin, PluginError, PluginOptions, load_xforms};
+use eva_admin::store::{MemStore, ValueStore};
+
+const DB: &str = "demo";
+
+fn guest(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins/out")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash plugins/build.sh` first",
+        path.display()
+    );
+    path
+}
+
+/// One compile cache per test process, so each guest compiles once.
+fn options() -> PluginOptions {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    PluginOptions {
+        timeout: Duration::from_secs(1),
+        memory_bytes: 64 << 20,
+        fuel: None,
+        cache_dir: Some(dir.path().to_path_buf()),
+    }
+}
+
+async fn source(txs: u64) -> (Arc<dyn ValueStore>, Idents) {
+    let store: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let db = Database::create(store.clone(), DB).await.unwrap();
+    generate(
+        &db,
+        &GenerateOptions {
+            txs,
+            datoms_per_tx: 10,
+            seed: 5,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let schema = db.snapshot().await.unwrap().schema().clone();
+    (
+        store,
+        Idents::new(schema.attributes().map(|a| (a.id, a.ident.clone()))),
+    )
+}
+
+fn load(name: &str, config: &[(&str, &str)], idents: &Idents) -> Vec<Box<dyn NodeXform>> {
+    let config = config
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    load_xforms(&[(guest(name), config)], &options(), idents.clone()).unwrap()
+}
+
+async fn run(
+    src: &Arc<dyn ValueStore>,
+    dst: &Arc<dyn ValueStore>,
+    xforms: &mut [Box<dyn NodeXform>],
+) -> Result<migrate::MigrationReport, MigrateError> {
+    let options = MigrateOptions {
+        batch_size: 64,
+        ..MigrateOptions::default()
+    };
+    migrate::migrate(
+        src.clone(),
+        dst.clone(),
+        DB,
+        &options,
+        xforms,
+        &mut NoObserver,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_plugin_gives_a_destination_equal_to_the_source() {
+    let (src, idents) = source(60).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let report = run(&src, &dst, &mut load("identity", &[], &idents))
+        .await
+        .unwrap();
+    assert_eq!(report.plugins[0].name, "identity");
+    assert!(report.plugins[0].metrics["nodes_in"].as_u64().unwrap() > 0);
+    let check = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(check.is_equal(), "{:?}", check.differences);
+    let through = migrate::verify_through(
+        src,
+        dst,
+        DB,
+        &mut load("identity", &[], &idents),
+        &VerifyOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(through.is_equal(), "{:?}", through.differences);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn excise_removes_every_datom_of_the_attribute_and_nothing_else() {
+    let (src, idents) = source(80).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let report = run(
+        &src,
+        &dst,
+        &mut load("excise", &[("attributes", ":person/email")], &idents),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.plugins[0].report.starts_with("dropped "),
+        "{}",
+        report.plugins[0].report
+    );
+    let (s, d) = (
+        Database::open(src.clone(), DB).await.unwrap(),
+        Database::open(dst.clone(), DB).await.unwrap(),
+    );
+    let email = s
+        .snapshot()
+        .await
+        .unwrap()
+        .schema()
+        .by_ident(":person/email")
+        .unwrap()
+        .id;
+    let (ss, ds) = (s.snapshot().await.unwrap(), d.snapshot().await.unwrap());
+    let all = DatomQuery {
+        history: true,
+        ..DatomQuery::default()
+    };
+    for index in Index::ALL {
+        let mut expected = ss.datoms(index, &all).await.unwrap();
+        let before = expected.len();
+        expected.retain(|x| x.a != email);
+        if index != Index::Vaet {
+            assert!(
+                expected.len() < before,
+                "{index:?} had email datoms to drop"
+            );
+        }
+        assert_eq!(ds.datoms(index, &all).await.unwrap(), expected, "{index:?}");
+    }
+    for tx in 0..ss.tx() + 1 {
+        let mut novelty = s.entry(tx).await.unwrap().datoms;
+        novelty.retain(|x| x.a != email);
+        assert_eq!(d.entry(tx).await.unwrap().datoms, novelty, "entry {tx}");
+    }
+    let through = migrate::verify_through(
+        src,
+        dst,
+        DB,
+        &mut load("excise", &[("attributes", ":person/email")], &idents),
+        &VerifyOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(through.is_equal(), "{:?}", through.differences);
+}
+
+/// Each hostile behaviour stops the run naming the plugin and the reason,
+/// within its limit; the destination's roots stay as they were; a later run
+/// without the plugin completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_plugins_are_stopped_and_the_destination_stays_resumable() {
+    let (src, idents) = source(40).await;
+    let cases = [
+        ("loop", "timed out after 1000 ms"),
+        ("grow", "ran out of memory (cap 64 MiB)"),
+        ("trap", "trapped"),
+        ("dangling", "dangling reference"),
+        ("unsorted", "not sorted"),
+        ("changed-value", "outside its parent's separator bounds"),
+    ];
+    for (mode, expected) in cases {
+        let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+        let started = Instant::now();
+        let err = run(&src, &dst, &mut load("hostile", &[("mode", mode)], &idents))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("hostile") && text.contains(expected),
+            "{mode}: {text}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{mode} took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            dst.get(DB, DB).await.unwrap().is_none(),
+            "{mode}: database-info untouched"
+        );
+        run(&src, &dst, &mut []).await.unwrap();
+        assert!(
+            migrate::verify(src.clone(), dst, DB, &VerifyOptions::default())
+                .await
+                .unwrap()
+                .is_equal(),
+            "{mode}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_value_for_an_existing_key_is_refused_naming_plugin_and_key() {
+    let (src, idents) = source(30).await;
+    // The destination already holds every node (copied raw), but no roots.
+    let info = Database::open(src.clone(), DB)
+        .await
+        .unwrap()
+        .info()
+        .clone();
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let mut after = None;
+    loop {
+        let page = src.scan(DB, after.as_deref(), 500).await.unwrap();
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        let nodes: Vec<_> = page
+            .into_iter()
+            .filter(|(k, _)| k != DB && *k != info.tx_log)
+            .collect();
+        dst.create_many(DB, &nodes).await.unwrap();
+    }
+    let err = run(
+        &src,
+        &dst,
+        &mut load("excise", &[("attributes", ":person/email")], &idents),
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, MigrateError::Rejected { .. }), "{text}");
+    assert!(
+        text.contains("excise") && text.contains("already holds different bytes"),
+        "{text}"
+    );
+    assert!(
+        dst.get(DB, DB).await.unwrap().is_none(),
+        "database-info untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_key_is_remapped_and_the_copy_verifies() {
+    let (src, idents) = source(40).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let report = run(
+        &src,
+        &dst,
+        &mut load("hostile", &[("mode", "rename-key")], &idents),
+    )
+    .await
+    .unwrap();
+    assert!(report.stats.keys_remapped > 0);
+    assert!(
+        migrate::verify(src, dst, DB, &VerifyOptions::default())
+            .await
+            .unwrap()
+            .is_equal()
+    );
+}
+
+#[test]
+fn a_plugin_for_another_wit_version_is_refused_naming_both_versions() {
+    let err = Plugin::load(&guest("future-wit"), &options())
+        .err()
+        .unwrap();
+    assert!(matches!(err, PluginError::UnsupportedWit { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("@9.0.0") && text.contains("@0.1.x"), "{text}");
+}
+
+#[test]
+fn the_compiled_component_cache_is_hit_on_the_second_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = PluginOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..options()
+    };
+    let first = Plugin::load(&guest("excise"), &options).unwrap();
+    let second = Plugin::load(&guest("excise"), &options).unwrap();
+    println!(
+        "load: {:.4}s compiled, {:.4}s from cache",
+        first.metrics().load_seconds,
+        second.metrics().load_seconds
+    );
+    assert!(!first.metrics().compiled_from_cache);
+    assert!(second.metrics().compiled_from_cache);
+    assert_eq!(second.description().name, "excise");
+}
+
+#[test]
+fn describe_reports_name_hooks_and_wit_version() {
+    let identity = Plugin::load(&guest("identity"), &options()).unwrap();
+    assert_eq!(identity.description().wit_version, "0.1.0");
+    assert!(identity.has_read() && identity.has_write());
+    let excise = Plugin::load(&guest("excise"), &options()).unwrap();
+    assert!(!excise.has_read() && excise.has_write());
+}
