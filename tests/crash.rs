@@ -105,3 +105,84 @@ async fn resume_after_kill_loses_nothing() {
     let status = eva(&["status", &dst, "--db", "demo", "--json"]);
     assert!(String::from_utf8_lossy(&status.stdout).contains("\"complete\""));
 }
+
+/// A migration through a plugin killed at random moments resumes to the
+/// same result as the source passed through that plugin (plugins are
+/// deterministic in their sandbox).
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_after_kill_with_a_plugin_reaches_the_same_result() {
+    let excise = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/out/excise.wasm");
+    assert!(excise.exists(), "run `bash plugins/build.sh` first");
+    let excise = excise.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let url = |name: &str| format!("sled:{}", dir.path().join(name).display());
+    let (src, dst) = (url("src"), url("dst"));
+    let cache = dir.path().join("cache");
+    let plugin_args = [
+        "--plugin",
+        &excise,
+        "--plugin-config",
+        "excise:attributes=:person/email",
+    ];
+    eva(&[
+        "db",
+        "generate",
+        &src,
+        "--db",
+        "demo",
+        "--txs",
+        "200",
+        "--datoms-per-tx",
+        "10",
+        "--seed",
+        "4",
+    ]);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    for _ in 0..8 {
+        let mut child = Command::new(BIN)
+            .env("EVA_ADMIN_CACHE_DIR", &cache)
+            .args([
+                "migrate",
+                &src,
+                &dst,
+                "--db",
+                "demo",
+                "--log-every",
+                "5",
+                "--batch-size",
+                "32",
+            ])
+            .args(plugin_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(20..400)));
+        child.kill().unwrap_or(());
+        child.wait().unwrap();
+        assert_no_partial_root(&dst).await;
+    }
+    let finish = Command::new(BIN)
+        .env("EVA_ADMIN_CACHE_DIR", &cache)
+        .args(["migrate", &src, &dst, "--db", "demo"])
+        .args(plugin_args)
+        .output()
+        .unwrap();
+    assert!(
+        finish.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finish.stderr)
+    );
+    let verify = Command::new(BIN)
+        .env("EVA_ADMIN_CACHE_DIR", &cache)
+        .args(["verify", &src, &dst, "--db", "demo"])
+        .args(plugin_args)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
