@@ -22,6 +22,26 @@ fn eva(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// Starts `eva-admin ARGS` (with `EVA_ADMIN_CACHE_DIR=cache` when given),
+/// SIGKILLs it after `after`, and says whether it had finished by then.
+fn kill_after(args: &[&str], cache: Option<&std::path::Path>, after: Duration) -> bool {
+    let mut command = Command::new(BIN);
+    if let Some(cache) = cache {
+        command.env("EVA_ADMIN_CACHE_DIR", cache);
+    }
+    let mut child = command
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let finished = child.try_wait().unwrap().is_some();
+    child.kill().unwrap_or(()); // SIGKILL on Unix
+    child.wait().unwrap();
+    finished
+}
+
 /// After a kill the destination is either without roots or a complete,
 /// readable database: never a partial root.
 async fn assert_no_partial_root(url: &str) {
@@ -73,28 +93,24 @@ async fn resume_after_kill_loses_nothing() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let mut finished_early = 0;
     for _ in 0..kills {
-        let mut child = Command::new(BIN)
-            .args([
-                "migrate",
-                &src,
-                &dst,
-                "--db",
-                "demo",
-                "--log-every",
-                "5",
-                "--batch-size",
-                "32",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..full)));
-        if child.try_wait().unwrap().is_some() {
+        let args = [
+            "migrate",
+            &src,
+            &dst,
+            "--db",
+            "demo",
+            "--log-every",
+            "5",
+            "--batch-size",
+            "32",
+        ];
+        if kill_after(
+            &args,
+            None,
+            Duration::from_millis(rng.random_range(0..full)),
+        ) {
             finished_early += 1;
         }
-        child.kill().unwrap_or(()); // SIGKILL on Unix
-        child.wait().unwrap();
         assert_no_partial_root(&dst).await;
     }
     println!("{kills} kills, {finished_early} runs finished before their kill");
@@ -139,27 +155,23 @@ async fn resume_after_kill_with_a_plugin_reaches_the_same_result() {
     ]);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     for _ in 0..8 {
-        let mut child = Command::new(BIN)
-            .env("EVA_ADMIN_CACHE_DIR", &cache)
-            .args([
-                "migrate",
-                &src,
-                &dst,
-                "--db",
-                "demo",
-                "--log-every",
-                "5",
-                "--batch-size",
-                "32",
-            ])
-            .args(plugin_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(20..400)));
-        child.kill().unwrap_or(());
-        child.wait().unwrap();
+        let migrate = [
+            "migrate",
+            &src,
+            &dst,
+            "--db",
+            "demo",
+            "--log-every",
+            "5",
+            "--batch-size",
+            "32",
+        ];
+        let args = [&migrate[..], &plugin_args[..]].concat();
+        kill_after(
+            &args,
+            Some(&cache),
+            Duration::from_millis(rng.random_range(20..400)),
+        );
         assert_no_partial_root(&dst).await;
     }
     let finish = Command::new(BIN)
