@@ -261,14 +261,10 @@ impl<'a> Copier<'a> {
             nodes = out;
         }
         self.load_remaps_for_children(&nodes).await?;
-        let mut entries = Vec::with_capacity(nodes.len());
+        // Key changes of this batch first: parents later in it follow them.
         let mut records = Vec::new();
-        let mut written_here: HashSet<String> = HashSet::new();
-        for (original, (key, mut node)) in originals.into_iter().zip(nodes) {
-            self.follow_remaps(&mut node);
-            self.check_children_resolve(&key, &node, &written_here)
-                .await?;
-            if key != original {
+        for (original, (key, _)) in originals.into_iter().zip(&nodes) {
+            if *key != original {
                 self.stats.keys_remapped += 1;
                 records.push((
                     remap_key(self.namespace, &original),
@@ -276,9 +272,15 @@ impl<'a> Copier<'a> {
                 ));
                 self.remaps.insert(original, key.clone());
             }
-            written_here.insert(key.clone());
-            entries.push((key, model::encode(&node)));
         }
+        for (_, node) in &mut nodes {
+            self.follow_remaps(node);
+        }
+        self.check_children_resolve(&nodes).await?;
+        let mut entries: Vec<(String, Vec<u8>)> = nodes
+            .into_iter()
+            .map(|(key, node)| (key, model::encode(&node)))
+            .collect();
         entries.extend(records);
         Ok(entries)
     }
@@ -350,30 +352,42 @@ impl<'a> Copier<'a> {
     }
 
     /// Every child a transformed node names must exist: earlier in this
-    /// batch or in the destination.
-    async fn check_children_resolve(
-        &mut self,
-        key: &str,
-        node: &Node,
-        written_here: &HashSet<String>,
-    ) -> Result<(), MigrateError> {
-        let outside: Vec<String> = node
-            .child_keys()
-            .into_iter()
-            .filter(|c| !written_here.contains(*c))
-            .map(String::from)
-            .collect();
+    /// batch or in the destination (one batched check per flush).
+    async fn check_children_resolve(&mut self, nodes: &[KeyedNode]) -> Result<(), MigrateError> {
+        let mut earlier: HashSet<&str> = HashSet::new();
+        let mut outside: Vec<(&str, &str)> = Vec::new();
+        for (key, node) in nodes {
+            outside.extend(
+                node.child_keys()
+                    .into_iter()
+                    .filter(|c| !earlier.contains(c))
+                    .map(|c| (key.as_str(), c)),
+            );
+            earlier.insert(key);
+        }
         if outside.is_empty() || self.dry_run {
             return Ok(());
         }
-        self.stats.existence_checks += outside.len() as u64;
+        let unique: Vec<String> = outside
+            .iter()
+            .map(|(_, c)| c.to_string())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        self.stats.existence_checks += unique.len() as u64;
         let present = self
             .dst
-            .contains_many(self.namespace, &outside)
+            .contains_many(self.namespace, &unique)
             .await
             .map_err(MigrateError::destination_store)?;
-        match outside.iter().zip(present).find(|(_, ok)| !ok) {
-            Some((child, _)) => Err(MigrateError::Rejected {
+        let missing: HashSet<&str> = unique
+            .iter()
+            .zip(present)
+            .filter(|(_, ok)| !ok)
+            .map(|(c, _)| c.as_str())
+            .collect();
+        match outside.iter().find(|(_, c)| missing.contains(c)) {
+            Some((key, child)) => Err(MigrateError::Rejected {
                 plugin: self.write_names(),
                 key: key.to_string(),
                 rule: format!(
