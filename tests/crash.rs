@@ -42,6 +42,21 @@ fn kill_after(args: &[&str], cache: Option<&std::path::Path>, after: Duration) -
     finished
 }
 
+/// `migrate SRC DST` with small checkpoints and batches, so kills land mid-run.
+fn small_steps<'a>(src: &'a str, dst: &'a str) -> [&'a str; 9] {
+    [
+        "migrate",
+        src,
+        dst,
+        "--db",
+        "demo",
+        "--log-every",
+        "5",
+        "--batch-size",
+        "32",
+    ]
+}
+
 /// After a kill the destination is either without roots or a complete,
 /// readable database: never a partial root.
 async fn assert_no_partial_root(url: &str) {
@@ -93,17 +108,7 @@ async fn resume_after_kill_loses_nothing() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let mut finished_early = 0;
     for _ in 0..kills {
-        let args = [
-            "migrate",
-            &src,
-            &dst,
-            "--db",
-            "demo",
-            "--log-every",
-            "5",
-            "--batch-size",
-            "32",
-        ];
+        let args = small_steps(&src, &dst);
         if kill_after(
             &args,
             None,
@@ -155,17 +160,7 @@ async fn resume_after_kill_with_a_plugin_reaches_the_same_result() {
     ]);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     for _ in 0..8 {
-        let migrate = [
-            "migrate",
-            &src,
-            &dst,
-            "--db",
-            "demo",
-            "--log-every",
-            "5",
-            "--batch-size",
-            "32",
-        ];
+        let migrate = small_steps(&src, &dst);
         let args = [&migrate[..], &plugin_args[..]].concat();
         kill_after(
             &args,
