@@ -40,7 +40,9 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let schema = db.snapshot().await?.schema().clone();
-    let idents = Idents::new(schema.attributes().map(|a| (a.id, a.ident.clone())));
+    let idents = Arc::new(Idents::new(
+        schema.attributes().map(|a| (a.id, a.ident.clone())),
+    ));
     let mut leaves = Vec::new();
     let mut after: Option<String> = None;
     while leaves.len() < 2048 {

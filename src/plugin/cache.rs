@@ -89,7 +89,11 @@ fn store(
 ) -> Result<(), String> {
     let bytes = component.serialize().map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let tmp = artifact.with_extension("tmp");
+    // A name of its own, so concurrent runs never write into one file.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = artifact.with_extension(format!("{}-{nanos}.tmp", std::process::id()));
     std::fs::write(&tmp, &bytes).map_err(|e| e.to_string())?;
     std::fs::write(checksum, hex(&Sha256::digest(&bytes))).map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, artifact).map_err(|e| e.to_string())

@@ -1,10 +1,10 @@
 //! One loaded plugin: its compiled component instantiated in a sandboxed
-//! store, with per-call deadline, memory cap and optional fuel.
+//! store, with per-call deadline, memory cap and optional fuel. Runs on the
+//! plugin's thread; [`super::Plugin`] is the handle the rest of the host uses.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
-use serde::Serialize;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 
@@ -13,68 +13,14 @@ use crate::model::Node;
 use super::bindings::eva::xform::types as wit;
 use super::bindings::exports::eva::xform::{plugin as plugin_api, read_xform, write_xform};
 use super::convert::{self, Idents};
+use super::handle::{Description, PluginMetrics, PluginOptions};
 use super::sandbox::HostState;
 use super::{PluginError, WIT_VERSION, cache, engine};
 
-/// The sandbox limits of a plugin.
-#[derive(Debug, Clone)]
-pub struct PluginOptions {
-    /// The longest one call may run.
-    pub timeout: Duration,
-    /// The most linear memory an instance may grow to.
-    pub memory_bytes: u64,
-    /// Fuel per call, when deterministic limits are wanted.
-    pub fuel: Option<u64>,
-    /// Where compiled components are cached (`None`: no cache).
-    pub cache_dir: Option<PathBuf>,
-}
-
-impl Default for PluginOptions {
-    fn default() -> Self {
-        PluginOptions {
-            timeout: Duration::from_secs(10),
-            memory_bytes: 512 * 1024 * 1024,
-            fuel: None,
-            cache_dir: cache::default_dir(),
-        }
-    }
-}
-
-/// What a plugin says about itself (`describe`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Description {
-    /// Its name.
-    pub name: String,
-    /// Its version.
-    pub version: String,
-    /// The hooks it says it implements (`read`, `write`).
-    pub hooks: Vec<String>,
-    /// The eva:xform version it was built against.
-    pub wit_version: String,
-}
-
-/// Counters of one plugin over a run.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PluginMetrics {
-    /// Hook calls made.
-    pub calls: u64,
-    /// Nodes passed in.
-    pub nodes_in: u64,
-    /// Nodes returned.
-    pub nodes_out: u64,
-    /// Time spent in calls (guest code and the conversions around it), in seconds.
-    pub seconds_in_calls: f64,
-    /// Fuel consumed, when fuel is on.
-    pub fuel_used: Option<u64>,
-    /// The compiled component came from the on-disk cache.
-    pub compiled_from_cache: bool,
-    /// Time to load (compile or read from cache) and instantiate, in seconds.
-    pub load_seconds: f64,
-}
-
-/// A loaded, instantiated plugin.
-pub struct Plugin {
-    path: PathBuf,
+/// A loaded, instantiated plugin. It lives on the plugin's own thread (see
+/// `handle`): WASI calls block on a runtime of their own, which must not be
+/// entered from inside ours.
+pub(super) struct Instance {
     store: Store<HostState>,
     api: plugin_api::Guest,
     read: Option<read_xform::Guest>,
@@ -85,10 +31,10 @@ pub struct Plugin {
     poisoned: bool,
 }
 
-impl Plugin {
+impl Instance {
     /// Reads, compiles (or loads from the cache), checks the WIT version,
     /// instantiates in a sandbox and calls `describe`.
-    pub fn load(path: &Path, options: &PluginOptions) -> Result<Plugin, PluginError> {
+    pub fn load(path: &Path, options: &PluginOptions) -> Result<Instance, PluginError> {
         let started = Instant::now();
         let load_err = |reason: String| PluginError::Load {
             path: path.to_path_buf(),
@@ -120,7 +66,7 @@ impl Plugin {
             ));
         }
 
-        let mut store = Store::new(engine, HostState::new(options.memory_bytes));
+        let mut store = Store::new(engine, HostState::new(options.memory_bytes, &label(path)));
         store.limiter(|state| &mut state.limits);
         arm(&mut store, options).map_err(|e| load_err(format!("{e:#}")))?;
         let instance = pre
@@ -158,9 +104,10 @@ impl Plugin {
             load_seconds: started.elapsed().as_secs_f64(),
             ..PluginMetrics::default()
         };
+        store.data().stdout.set_plugin(&description.name);
+        store.data().stderr.set_plugin(&description.name);
         tracing::info!(plugin = %description.name, from_cache, "plugin loaded");
-        Ok(Plugin {
-            path: path.to_path_buf(),
+        Ok(Instance {
             store,
             api,
             read,
@@ -170,16 +117,6 @@ impl Plugin {
             metrics,
             poisoned: false,
         })
-    }
-
-    /// The plugin's name as it describes itself.
-    pub fn name(&self) -> &str {
-        &self.description.name
-    }
-
-    /// The plugin file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// What `describe` returned.
@@ -324,14 +261,33 @@ impl Plugin {
                 PluginError::Trap {
                     plugin,
                     key,
-                    reason: trap.to_string(),
+                    reason: self.with_stderr(trap.to_string()),
                 }
             }
             None => PluginError::Trap {
                 plugin,
                 key,
-                reason: format!("{e}"),
+                reason: self.with_stderr(format!("{e}")),
             },
+        }
+    }
+
+    /// `reason`, followed by the last lines the guest wrote to stderr (an
+    /// uncaught Python or JavaScript exception is printed there before the trap).
+    fn with_stderr(&self, reason: String) -> String {
+        let tail = self.store.data().stderr.take_tail();
+        let said: Vec<&str> = tail
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        if said.is_empty() {
+            reason
+        } else {
+            format!(
+                "{reason}; the guest's last words on stderr: {}",
+                said.join(" | ")
+            )
         }
     }
 
@@ -358,6 +314,14 @@ impl Plugin {
             reason,
         }
     }
+}
+
+/// The file stem of a plugin path, naming it in logs until it describes itself.
+pub(super) fn label(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 /// Sets the deadline (and fuel) for the next call.

@@ -12,12 +12,14 @@ mod cache;
 mod convert;
 mod engine;
 mod error;
+mod guest_output;
+mod handle;
 mod instance;
 mod sandbox;
 
 pub use adapter::{ConfiguredPlugin, Idents, load_xforms};
 pub use error::PluginError;
-pub use instance::{Description, Plugin, PluginMetrics, PluginOptions};
+pub use handle::{Description, Plugin, PluginMetrics, PluginOptions};
 
 /// The WIT package version this host implements (`eva:xform@0.1.x`).
 pub const WIT_VERSION: &str = "0.1.0";

@@ -1,10 +1,11 @@
 //! What a plugin instance may touch: nothing. A WASI context with no files,
 //! no environment, no arguments, no network, fixed clocks and a fixed random
-//! source (so transforms are deterministic, which resume relies on), and a
-//! memory cap.
+//! source (so transforms are deterministic, which resume relies on), a
+//! memory cap, and stdout/stderr captured line by line (see `guest_output`).
 
 use std::time::Duration;
 
+use super::guest_output::GuestOutput;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{
@@ -17,13 +18,22 @@ pub struct HostState {
     table: ResourceTable,
     /// The memory limiter (wasmtime asks it before any memory grows).
     pub limits: MemoryCap,
+    /// The guest's stdout, logged.
+    pub stdout: GuestOutput,
+    /// The guest's stderr, logged; its last lines go into trap messages.
+    pub stderr: GuestOutput,
 }
 
 impl HostState {
-    /// A sandbox with a memory cap of `cap_bytes`.
-    pub fn new(cap_bytes: u64) -> HostState {
+    /// A sandbox with a memory cap of `cap_bytes` for the guest called
+    /// `label` in log lines.
+    pub fn new(cap_bytes: u64, label: &str) -> HostState {
         let seed: Vec<u8> = (0u8..=255).collect();
+        let stdout = GuestOutput::new(label, "stdout");
+        let stderr = GuestOutput::new(label, "stderr");
         let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
             .wall_clock(FixedClock)
             .monotonic_clock(FixedClock)
             .secure_random(wasmtime_wasi::Deterministic::new(seed.clone()))
@@ -37,6 +47,8 @@ impl HostState {
                 cap: usize::try_from(cap_bytes).unwrap_or(usize::MAX),
                 hit: false,
             },
+            stdout,
+            stderr,
         }
     }
 }
