@@ -404,3 +404,62 @@ fn describe_reports_name_hooks_and_wit_version() {
     let excise = Plugin::load(&guest("excise"), &options()).unwrap();
     assert!(!excise.has_read() && excise.has_write());
 }
+
+/// `plugin new` in each language gives a directory whose build.sh writes a
+/// component that loads, passes a sampled migration, and refuses unknown
+/// configuration keys. Uses the tools plugins/build.sh installed.
+#[test]
+fn scaffolded_plugins_build_and_pass_check() {
+    let bin = env!("CARGO_BIN_EXE_eva-admin");
+    let plugins = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("src.db").display());
+    let eva = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = eva(&["db", "generate", &store, "--db", DB, "--txs", "8"]);
+    assert!(out.status.success(), "{out:?}");
+    for lang in ["rust", "python", "js"] {
+        let name = format!("new-{lang}");
+        let out = eva(&["plugin", "new", &name, "--lang", lang]);
+        assert!(out.status.success(), "{out:?}");
+        let built = std::process::Command::new("bash")
+            .arg(dir.path().join(&name).join("build.sh"))
+            .env("EVA_PLUGIN_TOOLS", plugins.join(".tools"))
+            .env("CARGO_TARGET_DIR", plugins.join("target"))
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{lang}: {built:?}");
+        let wasm = format!("{name}/{name}.wasm");
+        let out = eva(&["plugin", "check", &wasm, "--on", &store, "--db", DB]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{lang}: {out:?}");
+        assert!(
+            stdout.contains(&format!("name:         {name} 0.1.0")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("no rule broken"), "{stdout}");
+        let out = eva(&[
+            "plugin",
+            "check",
+            &wasm,
+            "--on",
+            &store,
+            "--db",
+            DB,
+            "--plugin-config",
+            "colour=red",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{lang}: {out:?}");
+        assert!(
+            stderr.contains(&format!("plugin `{name}` refused its configuration"))
+                && stderr.contains("colour"),
+            "{lang}: {stderr}"
+        );
+    }
+}

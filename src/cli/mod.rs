@@ -9,6 +9,7 @@ mod output;
 mod plugin;
 mod plugin_args;
 mod query;
+mod scaffold;
 mod store_arg;
 
 use std::ffi::OsString;
@@ -86,7 +87,7 @@ enum Command {
     /// every tx-log entry, as of one transaction, and walks every node the
     /// destination's roots reach. Exit status 0 when equal, 1 otherwise.
     Verify(migrate::VerifyArgs),
-    /// Work with WebAssembly plugins: check one against a store.
+    /// Work with WebAssembly plugins: check one against a store, or scaffold a new one.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
 }

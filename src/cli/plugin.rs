@@ -1,5 +1,6 @@
 //! `eva-admin plugin check`: load a plugin, show what it says about itself,
 //! and run it over a sample of a real database with every host rule applied.
+//! `eva-admin plugin new`: scaffold a plugin in Rust, Python or JavaScript.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::store::{MemStore, ValueStore};
 use super::GlobalArgs;
 use super::migrate::load_plugins;
 use super::plugin_args::PluginArgs;
+use super::scaffold::{Lang, scaffold};
 use super::store_arg::{Create, open_store};
 
 /// The `plugin` subcommands.
@@ -27,6 +29,23 @@ pub enum PluginCommand {
     /// migrated through the plugin into memory with every rule enforced
     /// (sorted leaves, bounds, references, kinds); nothing is written to STORE.
     Check(CheckArgs),
+    /// Create a new plugin's directory: the WIT contract, an implementation
+    /// of both hooks that passes every batch unchanged (edit it), and a
+    /// build.sh that installs what the language needs and writes NAME.wasm.
+    New(NewArgs),
+}
+
+/// Arguments of `plugin new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's name: lowercase letters, digits and dashes.
+    pub name: String,
+    /// The language to write it in.
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// Where to create the NAME directory.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Arguments of `plugin check`.
@@ -56,7 +75,10 @@ pub struct CheckArgs {
 
 /// Runs a `plugin` subcommand; exit code 0 when the plugin passes.
 pub async fn run(command: PluginCommand, global: &GlobalArgs) -> Result<i32> {
-    let PluginCommand::Check(args) = command;
+    let args = match command {
+        PluginCommand::Check(args) => args,
+        PluginCommand::New(args) => return new(&args),
+    };
     let plugin_args = PluginArgs {
         plugins: vec![args.path.clone()],
         config: args.config.clone(),
@@ -65,8 +87,7 @@ pub async fn run(command: PluginCommand, global: &GlobalArgs) -> Result<i32> {
         plugin_fuel: None,
     };
     let options = plugin_args.options()?;
-    let path = args.path.clone();
-    let plugin = tokio::task::spawn_blocking(move || Plugin::load(&path, &options)).await??;
+    let plugin = Plugin::load(&args.path, &options)?;
     let d = plugin.description();
     println!("plugin:       {}", args.path.display());
     println!("name:         {} {}", d.name, d.version);
@@ -124,4 +145,27 @@ pub async fn run(command: PluginCommand, global: &GlobalArgs) -> Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// `plugin new`: writes the scaffold and says how to go on.
+fn new(args: &NewArgs) -> Result<i32> {
+    let root = scaffold(&args.dir, &args.name, args.lang)?;
+    let source = match args.lang {
+        Lang::Rust => "src/lib.rs".to_string(),
+        Lang::Python => "app.py".to_string(),
+        Lang::Js => format!("{}.js", args.name),
+    };
+    let shown = root.display();
+    println!("created {shown}/ ({:?})", args.lang);
+    println!("  edit:   {shown}/{source} (the contract: {shown}/wit/xform.wit)");
+    println!("  build:  bash {shown}/build.sh");
+    println!(
+        "  check:  eva-admin plugin check {shown}/{}.wasm --on STORE --db ID",
+        args.name
+    );
+    println!(
+        "  use:    eva-admin migrate SRC DST --db ID --plugin {shown}/{}.wasm",
+        args.name
+    );
+    Ok(0)
 }

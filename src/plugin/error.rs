@@ -64,6 +64,16 @@ pub enum PluginError {
         /// What wasmtime reported.
         reason: String,
     },
+    /// The guest refused its configuration pairs at `init`.
+    #[error(
+        "plugin `{plugin}` refused its configuration: {message}; check its --plugin-config {plugin}:KEY=VALUE pairs"
+    )]
+    Config {
+        /// The plugin.
+        plugin: String,
+        /// The guest's message.
+        message: String,
+    },
     /// The guest returned its own error.
     #[error("plugin `{plugin}` refused the batch at node `{key}`: {message}")]
     Guest {

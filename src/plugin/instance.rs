@@ -143,7 +143,10 @@ impl Instance {
     pub fn init(&mut self, config: &[(String, String)]) -> Result<(), PluginError> {
         let api = self.api.clone();
         let outcome = self.call("(init)", |store| api.call_init(store, config))?;
-        outcome.map_err(|e| self.guest_error("(init)", e))
+        outcome.map_err(|e| PluginError::Config {
+            plugin: self.description.name.clone(),
+            message: e.message,
+        })
     }
 
     /// Runs the read hook on a batch.
