@@ -63,11 +63,20 @@ async fn source(txs: u64) -> (Arc<dyn ValueStore>, Idents) {
 }
 
 fn load(name: &str, config: &[(&str, &str)], idents: &Idents) -> Vec<Box<dyn NodeXform>> {
+    load_with(name, config, idents, &options())
+}
+
+fn load_with(
+    name: &str,
+    config: &[(&str, &str)],
+    idents: &Idents,
+    options: &PluginOptions,
+) -> Vec<Box<dyn NodeXform>> {
     let config = config
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    load_xforms(&[(guest(name), config)], &options(), idents.clone()).unwrap()
+    load_xforms(&[(guest(name), config)], options, idents.clone()).unwrap()
 }
 
 async fn run(
@@ -95,9 +104,15 @@ async fn run(
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_in_every_language_gives_a_destination_equal_to_the_source() {
     let (src, idents) = source(60).await;
+    // JavaScript takes ~2 ms per leaf (release build): leave room for a
+    // 64-node batch in a debug build on a busy machine.
+    let patient = PluginOptions {
+        timeout: Duration::from_secs(30),
+        ..options()
+    };
     for guest in ["identity", "identity-py", "identity-js"] {
         let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
-        let report = run(&src, &dst, &mut load(guest, &[], &idents))
+        let report = run(&src, &dst, &mut load_with(guest, &[], &idents, &patient))
             .await
             .unwrap();
         let plugin = &report.plugins[0];
@@ -119,7 +134,7 @@ async fn identity_in_every_language_gives_a_destination_equal_to_the_source() {
             src.clone(),
             dst,
             DB,
-            &mut load(guest, &[], &idents),
+            &mut load_with(guest, &[], &idents, &patient),
             &VerifyOptions::default(),
         )
         .await

@@ -1,7 +1,9 @@
-//! The plugin handle the host uses. Each plugin runs on a thread of its own:
-//! WASI calls inside a guest (a file open, a write to stderr) block on a
-//! runtime of wasmtime-wasi's, which must not be entered from a thread that
-//! is already driving ours. Batches move to that thread and back by value.
+//! The plugin handle the host uses. A plugin whose component imports WASI
+//! runs on a thread of its own: WASI calls inside a guest (a file open, a
+//! write to stderr) block on a runtime of wasmtime-wasi's, which must not be
+//! entered from a thread that is already driving ours. Batches move to that
+//! thread and back by value. A component without WASI imports (a Rust guest)
+//! is called in place, which saves the two thread switches per call.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,20 +78,38 @@ pub struct PluginMetrics {
 /// Work sent to a plugin's thread.
 type Job = Box<dyn FnOnce(&mut Instance) + Send>;
 
-/// A loaded, instantiated plugin, running on its own thread. Dropping it
-/// stops the thread (after the call in progress, which has a deadline).
+/// Where a plugin's instance lives.
+enum Runner {
+    /// Called in place (no WASI imports).
+    Inline(Box<Instance>),
+    /// On its own thread, fed through `jobs`.
+    Thread {
+        jobs: Option<mpsc::Sender<Job>>,
+        thread: Option<JoinHandle<()>>,
+    },
+}
+
+/// A loaded, instantiated plugin. Dropping it stops its thread, if it has
+/// one (after the call in progress, which has a deadline).
 pub struct Plugin {
     path: PathBuf,
     description: Description,
     has_read: bool,
     has_write: bool,
-    jobs: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    runner: Runner,
+}
+
+/// What the loading thread reports: the instance itself when it can be
+/// called in place, else what the handle needs to know about it.
+enum Loaded {
+    Inline(Box<Instance>),
+    Thread(Description, bool, bool),
 }
 
 impl Plugin {
     /// Reads, compiles (or loads from the cache), checks the WIT version,
-    /// instantiates in a sandbox and calls `describe`, on the plugin's thread.
+    /// instantiates in a sandbox and calls `describe`, on a thread of its
+    /// own (instantiating a guest may already call WASI).
     pub fn load(path: &Path, options: &PluginOptions) -> Result<Plugin, PluginError> {
         let load_err = |reason: String| PluginError::Load {
             path: path.to_path_buf(),
@@ -102,8 +122,11 @@ impl Plugin {
         let thread = std::thread::Builder::new()
             .name(format!("plugin {name}"))
             .spawn(move || match Instance::load(&file, &options) {
+                Ok(instance) if !instance.imports_wasi() => {
+                    let _ = ready.send(Ok(Loaded::Inline(Box::new(instance))));
+                }
                 Ok(mut instance) => {
-                    let about = (
+                    let about = Loaded::Thread(
                         instance.description().clone(),
                         instance.has_read(),
                         instance.has_write(),
@@ -119,16 +142,32 @@ impl Plugin {
                 }
             })
             .map_err(|e| load_err(format!("cannot start its thread: {e}")))?;
-        let (description, has_read, has_write) = loaded
+        let loaded = loaded
             .recv()
             .map_err(|_| load_err("its thread stopped while loading".into()))??;
-        Ok(Plugin {
+        let plugin = |description, has_read, has_write, runner| Plugin {
             path: path.to_path_buf(),
             description,
             has_read,
             has_write,
-            jobs: Some(jobs),
-            thread: Some(thread),
+            runner,
+        };
+        Ok(match loaded {
+            Loaded::Inline(instance) => {
+                let _ = thread.join();
+                let description = instance.description().clone();
+                let (has_read, has_write) = (instance.has_read(), instance.has_write());
+                plugin(description, has_read, has_write, Runner::Inline(instance))
+            }
+            Loaded::Thread(description, has_read, has_write) => plugin(
+                description,
+                has_read,
+                has_write,
+                Runner::Thread {
+                    jobs: Some(jobs),
+                    thread: Some(thread),
+                },
+            ),
         })
     }
 
@@ -159,8 +198,22 @@ impl Plugin {
 
     /// Counters so far.
     pub fn metrics(&self) -> PluginMetrics {
-        self.run(|instance| instance.metrics().clone())
-            .unwrap_or_default()
+        match &self.runner {
+            Runner::Inline(instance) => instance.metrics().clone(),
+            Runner::Thread {
+                jobs: Some(jobs), ..
+            } => {
+                let (reply, result) = mpsc::sync_channel(1);
+                let job: Job = Box::new(move |instance| {
+                    let _ = reply.send(instance.metrics().clone());
+                });
+                match jobs.send(job) {
+                    Ok(()) => result.recv().unwrap_or_default(),
+                    Err(_) => PluginMetrics::default(),
+                }
+            }
+            Runner::Thread { jobs: None, .. } => PluginMetrics::default(),
+        }
     }
 
     /// Hands the plugin its configuration pairs.
@@ -194,32 +247,35 @@ impl Plugin {
         self.run(|instance| instance.finish())?
     }
 
-    /// Runs `f` on the plugin's thread and waits for its result.
+    /// Runs `f` on the instance, in place or on its thread (then waiting
+    /// for the result).
     fn run<R: Send + 'static>(
-        &self,
+        &mut self,
         f: impl FnOnce(&mut Instance) -> R + Send + 'static,
     ) -> Result<R, PluginError> {
         let stopped = || PluginError::Poisoned {
             plugin: self.description.name.clone(),
         };
+        let jobs = match &mut self.runner {
+            Runner::Inline(instance) => return Ok(f(instance)),
+            Runner::Thread { jobs, .. } => jobs.as_ref().ok_or_else(stopped)?,
+        };
         let (reply, result) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |instance| {
             let _ = reply.send(f(instance));
         });
-        self.jobs
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())?;
+        jobs.send(job).map_err(|_| stopped())?;
         result.recv().map_err(|_| stopped())
     }
 }
 
 impl Drop for Plugin {
     fn drop(&mut self) {
-        self.jobs = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Runner::Thread { jobs, thread } = &mut self.runner {
+            *jobs = None;
+            if let Some(thread) = thread.take() {
+                let _ = thread.join();
+            }
         }
     }
 }

@@ -29,6 +29,7 @@ pub(super) struct Instance {
     options: PluginOptions,
     metrics: PluginMetrics,
     poisoned: bool,
+    imports_wasi: bool,
 }
 
 impl Instance {
@@ -47,6 +48,10 @@ impl Instance {
             cache::load(engine, &wasm, &fingerprint, options.cache_dir.as_deref())
                 .map_err(load_err)?;
         check_wit_version(engine, &component, path)?;
+        let imports_wasi = component
+            .component_type()
+            .imports(engine)
+            .any(|(name, _)| name.starts_with("wasi:"));
 
         let mut linker: Linker<HostState> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -116,7 +121,14 @@ impl Instance {
             options: options.clone(),
             metrics,
             poisoned: false,
+            imports_wasi,
         })
+    }
+
+    /// Whether the component imports WASI interfaces: calls into those block
+    /// on a runtime of wasmtime-wasi's, so such a plugin needs a thread of its own.
+    pub fn imports_wasi(&self) -> bool {
+        self.imports_wasi
     }
 
     /// What `describe` returned.
