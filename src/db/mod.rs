@@ -18,7 +18,7 @@ pub use error::DbError;
 pub use reader::{Component, DatomQuery, Snapshot};
 pub use replay::{
     ReplayError, ReplayRule, ReplayTx, Replayer, SchemaState, Violation, check_issued,
-    is_schema_attribute,
+    is_bootstrap, is_schema_attribute,
 };
 pub use tx_data::{EntityRef, InputValue, TxOp, TxReport};
 pub use writer::{INNER_CAPACITY, LEAF_CAPACITY, TreeShape, WriteCounts};

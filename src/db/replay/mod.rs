@@ -35,7 +35,7 @@ use crate::model::{
 };
 use crate::store::{CreateOutcome, ValueStore};
 
-use super::writer::{TreeShape, WriteCounts};
+use super::writer::{BOOTSTRAP_NEXT_ENTITY, TreeShape, WriteCounts, bootstrap_tx_datoms};
 use super::{Database, DbError, Snapshot, read_node};
 use novelty::Novelty;
 use rules::{check_cardinality, resolve};
@@ -219,6 +219,14 @@ impl Replayer {
         }
         Ok(())
     }
+}
+
+/// Whether `entry` is transaction 0 as this version writes it: the built-in
+/// attributes, its `:db/txInstant`, and the entity counters after them.
+pub fn is_bootstrap(entry: &TxLogEntry) -> bool {
+    entry.tx == 0
+        && entry.next_entity == BOOTSTRAP_NEXT_ENTITY
+        && entry.datoms == bootstrap_tx_datoms(entry.instant)
 }
 
 /// Stores a tx-log entry, create-only: a key holding the same bytes is
