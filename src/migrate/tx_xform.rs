@@ -39,8 +39,9 @@ pub struct XformTx {
 /// value it replaces.
 ///
 /// It must be deterministic (the same input gives the same output, across
-/// runs): a resumed rebuild replays transactions again and requires equal
-/// results.
+/// runs) and must not depend on the transactions it saw before: a resumed
+/// rebuild starts mid-log with fresh transforms, replays transactions again
+/// and requires equal results.
 pub trait TxXform: Send {
     /// The name used in messages and in the status record.
     fn name(&self) -> &str;
