@@ -160,11 +160,20 @@ impl Replayer {
         check_cardinality(t, &schema_part)?;
         let mut novelty = Novelty::new(&self.last, &self.schema);
         novelty.apply(&schema_part).await?;
-        let mut after = self.schema.clone();
+        // The schema after this transaction (cloned only when it changes).
         let schema_datoms = novelty.schema_datoms(t);
-        let schema_changed = after.apply(&schema_datoms);
+        let after = (!schema_datoms.is_empty())
+            .then(|| {
+                let mut after = self.schema.clone();
+                after.apply(&schema_datoms).then_some(after)
+            })
+            .flatten();
+        let (now, fallback) = match &after {
+            Some(after) => (after.schema(), Some(before)),
+            None => (before, None),
+        };
 
-        let data_part = resolve(t, data_part, after.schema(), Some(before))?;
+        let data_part = resolve(t, data_part, now, fallback)?;
         check_cardinality(t, &data_part)?;
         novelty.apply(&data_part).await?;
         novelty.check_unique(t, &schema_part).await?;
@@ -189,7 +198,7 @@ impl Replayer {
         };
         counts.add(store_entry(&self.db, &entry).await?);
         self.last.entry = entry;
-        if schema_changed {
+        if let Some(after) = after {
             self.last.schema = after.schema().clone();
             self.schema = after;
         }

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{Database, ReplayTx, Replayer, TreeShape, WriteCounts, is_bootstrap};
+use crate::db::{Database, DbError, ReplayTx, Replayer, TreeShape, WriteCounts, is_bootstrap};
 use crate::model::{self, DatabaseInfo, Node};
 use crate::store::ValueStore;
 
@@ -238,7 +238,6 @@ impl Replay<'_, '_> {
         observer: &mut dyn MigrationObserver,
     ) -> Result<(), MigrateError> {
         let shape = TreeShape::default();
-        let destination = |e| MigrateError::Destination(e);
         let mut replayer = if start == 0 {
             let first = self.source.entry(0).await.map_err(MigrateError::Source)?;
             if !is_bootstrap(&first) {
@@ -287,6 +286,15 @@ impl Replay<'_, '_> {
             next = upto;
         }
         Ok(())
+    }
+}
+
+/// A destination error of the writer; a node that exists with other bytes
+/// is the copier's "never overwrite" error, naming the key.
+fn destination(e: DbError) -> MigrateError {
+    match e {
+        DbError::NodeConflict { key } => MigrateError::ForeignNode { key },
+        e => MigrateError::Destination(e),
     }
 }
 
