@@ -7,7 +7,8 @@
 //!
 //! - [`store`]: value stores by URL (`mem:`, `sled:`, `sqlite:`, `postgres://`, `mysql://`).
 //! - [`model`]: datoms, values, schema, node kinds, the versioned codec.
-//! - [`db`]: the writer (`transact`), the reader (`datoms`), the generator.
+//! - [`db`]: the writer (`transact`), the replayer of explicit transactions, the reader (`datoms`), the generator.
+//! - [`migrate`]: migration (a post-order copy, or a rebuild through transaction transforms), status, verify.
 //! - [`cli`]: the `eva-admin` command line; nothing else depends on it.
 //!
 //! Guarantees: nodes are created once and never overwritten; the mutable

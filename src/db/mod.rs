@@ -1,11 +1,13 @@
-//! Reading and writing a database: the transaction writer, the reader, and
-//! the demo-data generator. Trees are copy-on-write B+trees (see `tree`).
+//! Reading and writing a database: the transaction writer, the replayer of
+//! explicit transactions (rebuilds), the reader, and the demo-data generator.
+//! Trees are copy-on-write B+trees (see `tree`).
 
 mod coerce;
 mod error;
 pub mod generate;
 pub mod input;
 mod reader;
+mod replay;
 pub mod stats;
 mod tree;
 mod tx_build;
@@ -14,8 +16,12 @@ mod writer;
 
 pub use error::DbError;
 pub use reader::{Component, DatomQuery, Snapshot};
+pub use replay::{
+    ReplayError, ReplayRule, ReplayTx, Replayer, SchemaState, Violation, check_issued,
+    is_bootstrap, is_schema_attribute,
+};
 pub use tx_data::{EntityRef, InputValue, TxOp, TxReport};
-pub use writer::{INNER_CAPACITY, LEAF_CAPACITY, TreeShape};
+pub use writer::{INNER_CAPACITY, LEAF_CAPACITY, TreeShape, WriteCounts};
 
 use std::sync::Arc;
 

@@ -349,16 +349,22 @@ fn op_parts(op: &TxOp) -> (&EntityRef, &str, &InputValue) {
     }
 }
 
-/// The schema attributes take only keywords they understand.
-fn check_schema_value(attr: &Attribute, v: &Value) -> Result<(), DbError> {
+/// Whether `v` is a value the schema attribute `a` understands (a known
+/// value type, cardinality or uniqueness keyword); true for other attributes.
+pub(crate) fn schema_value_ok(a: EntityId, v: &Value) -> bool {
     let k = v.as_keyword().unwrap_or_default();
-    let ok = match attr.id {
+    match a {
         builtin::VALUE_TYPE => ValueType::from_keyword(k).is_some(),
         builtin::CARDINALITY => Cardinality::from_keyword(k).is_some(),
         builtin::UNIQUE => Unique::from_keyword(k).is_some(),
         _ => true,
-    };
-    if ok {
+    }
+}
+
+/// The schema attributes take only keywords they understand.
+fn check_schema_value(attr: &Attribute, v: &Value) -> Result<(), DbError> {
+    let k = v.as_keyword().unwrap_or_default();
+    if schema_value_ok(attr.id, v) {
         Ok(())
     } else {
         Err(DbError::InvalidTransaction(format!(

@@ -57,6 +57,57 @@ impl TreeShape {
     }
 }
 
+/// What storing a set of immutable nodes did: how many were created, how
+/// many were already present (with equal bytes), in how many round trips.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    /// Nodes created.
+    pub created: u64,
+    /// Bytes of the created nodes.
+    pub bytes_created: u64,
+    /// Nodes whose key already held the same bytes.
+    pub existed: u64,
+    /// `create_many` round trips.
+    pub batches: u64,
+}
+
+impl WriteCounts {
+    /// Counts one create of `bytes` with its outcome.
+    pub(crate) fn count(&mut self, bytes: &[u8], outcome: &CreateOutcome) {
+        if outcome.created() {
+            self.created += 1;
+            self.bytes_created += bytes.len() as u64;
+        } else {
+            self.existed += 1;
+        }
+    }
+
+    /// Adds another count to this one.
+    pub fn add(&mut self, other: WriteCounts) {
+        self.created += other.created;
+        self.bytes_created += other.bytes_created;
+        self.existed += other.existed;
+        self.batches += other.batches;
+    }
+}
+
+/// The entity counters after transaction 0 (Db, Tx, User).
+pub(crate) const BOOTSTRAP_NEXT_ENTITY: [u64; 3] = [builtin::FIRST_USER_ATTRIBUTE, 1, 1];
+
+/// The datoms of transaction 0 committed at `instant_ms`: the built-in
+/// attributes, then the transaction's `:db/txInstant`.
+pub(crate) fn bootstrap_tx_datoms(instant_ms: i64) -> Vec<Datom> {
+    let mut datoms = builtin::bootstrap_datoms();
+    datoms.push(Datom {
+        e: tx_entity(0),
+        a: builtin::TX_INSTANT,
+        v: Value::Instant(instant_ms),
+        tx: 0,
+        added: true,
+    });
+    datoms
+}
+
 impl Database {
     /// Creates database `id` in `store` with the bootstrap schema as
     /// transaction 0; [`DbError::DatabaseExists`] when the id is taken.
@@ -81,24 +132,7 @@ impl Database {
             identity: uuid::Uuid::new_v4().to_string(),
         };
         let db = Database { store, info };
-        let mut datoms = builtin::bootstrap_datoms();
-        datoms.push(Datom {
-            e: tx_entity(0),
-            a: builtin::TX_INSTANT,
-            v: Value::Instant(instant_ms),
-            tx: 0,
-            added: true,
-        });
-        let roots = db
-            .grow_trees(&IndexRoots::default(), &datoms, shape)
-            .await?;
-        let entry = TxLogEntry {
-            tx: 0,
-            instant: instant_ms,
-            datoms,
-            roots,
-            next_entity: [builtin::FIRST_USER_ATTRIBUTE, 1, 1],
-        };
+        let (entry, _) = db.bootstrap_entry(instant_ms, shape).await?;
         db.append_entry(&entry).await?;
         let info_bytes = model::encode(&Node::DatabaseInfo(db.info.clone()));
         match db.store.replace(id, id, None, &info_bytes).await? {
@@ -137,7 +171,7 @@ impl Database {
         let built = TxBuilder::new(&snapshot, count)
             .build(ops, instant_ms)
             .await?;
-        let roots = self
+        let (roots, _) = self
             .grow_trees(&snapshot.entry.roots, &built.datoms, shape)
             .await?;
         let entry = TxLogEntry {
@@ -155,14 +189,35 @@ impl Database {
         })
     }
 
+    /// Stores the index trees of transaction 0 (the built-in attributes and
+    /// `:db/txInstant instant_ms`) and returns its entry, not yet stored.
+    pub(super) async fn bootstrap_entry(
+        &self,
+        instant_ms: i64,
+        shape: TreeShape,
+    ) -> Result<(TxLogEntry, WriteCounts), DbError> {
+        let datoms = bootstrap_tx_datoms(instant_ms);
+        let (roots, counts) = self
+            .grow_trees(&IndexRoots::default(), &datoms, shape)
+            .await?;
+        let entry = TxLogEntry {
+            tx: 0,
+            instant: instant_ms,
+            datoms,
+            roots,
+            next_entity: BOOTSTRAP_NEXT_ENTITY,
+        };
+        Ok((entry, counts))
+    }
+
     /// Inserts `datoms` into the four trees at `roots`, stores the new
     /// nodes and returns the new roots.
-    async fn grow_trees(
+    pub(super) async fn grow_trees(
         &self,
         roots: &IndexRoots,
         datoms: &[Datom],
         shape: TreeShape,
-    ) -> Result<IndexRoots, DbError> {
+    ) -> Result<(IndexRoots, WriteCounts), DbError> {
         let mut new_roots = IndexRoots::default();
         let mut nodes = Vec::new();
         for index in Index::ALL {
@@ -173,21 +228,24 @@ impl Database {
             new_roots.set(index, root);
             nodes.extend(new);
         }
-        self.write_nodes(nodes).await?;
-        Ok(new_roots)
+        let counts = self.write_nodes(nodes).await?;
+        Ok((new_roots, counts))
     }
 
     /// Creates index nodes, children before parents; a key already holding
     /// the same bytes is fine (keys are content hashes).
-    async fn write_nodes(&self, nodes: Vec<NewNode>) -> Result<(), DbError> {
+    async fn write_nodes(&self, nodes: Vec<NewNode>) -> Result<WriteCounts, DbError> {
         let mut seen = HashSet::new();
         let nodes: Vec<NewNode> = nodes
             .into_iter()
             .filter(|(key, _)| seen.insert(key.clone()))
             .collect();
+        let mut counts = WriteCounts::default();
         for batch in nodes.chunks(WRITE_BATCH) {
             let outcomes = self.store.create_many(self.id(), batch).await?;
+            counts.batches += 1;
             for ((key, bytes), outcome) in batch.iter().zip(outcomes) {
+                counts.count(bytes, &outcome);
                 if let CreateOutcome::Existed(stored) = outcome
                     && stored != *bytes
                 {
@@ -195,7 +253,7 @@ impl Database {
                 }
             }
         }
-        Ok(())
+        Ok(counts)
     }
 
     /// Creates entry `entry.tx` and moves the head from `{tx}` to `{tx + 1}`.

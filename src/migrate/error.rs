@@ -3,6 +3,8 @@
 use crate::db::DbError;
 use crate::store::StoreError;
 
+use super::tx_xform::TxRejection;
+
 /// Why a migration or verify stopped. Each message names what failed and
 /// what to do; after any of them the destination is resumable (its roots
 /// were not moved).
@@ -51,6 +53,38 @@ pub enum MigrateError {
     DestinationChanged {
         /// What differs.
         what: String,
+    },
+    /// A plain migration into a destination that a rebuild wrote.
+    #[error(
+        "destination database `{id}` was written by a rebuild (through {transforms}); a plain migration into it would mix copied entries with rebuilt ones. Run the rebuild again with the same plugins (`migrate --rebuild`), or migrate into a fresh destination"
+    )]
+    RebuiltDestination {
+        /// The database id.
+        id: String,
+        /// The rebuild's transforms, comma-separated.
+        transforms: String,
+    },
+    /// A rebuild into a destination that a rebuild did not write.
+    #[error(
+        "destination database `{id}` {what}; a rebuild continues only its own work and would mix rebuilt entries with others. Rebuild into a fresh destination (another store or database namespace)"
+    )]
+    NotRebuildable {
+        /// The database id.
+        id: String,
+        /// What the destination holds instead.
+        what: String,
+    },
+    /// A rebuild continued through other transforms than it began with.
+    #[error(
+        "destination database `{id}` was rebuilt through {recorded}, but this run uses {given}: its entries would mix two rewrites. Run with the same plugins in the same order, or rebuild into a fresh destination"
+    )]
+    TransformsChanged {
+        /// The database id.
+        id: String,
+        /// The transforms the status record names.
+        recorded: String,
+        /// This run's.
+        given: String,
     },
     /// The status record was replaced under us.
     #[error(
@@ -105,6 +139,35 @@ pub enum MigrateError {
         key: String,
         /// The rule broken, in words.
         rule: String,
+    },
+    /// A rebuild transform returned a transaction that breaks a rule.
+    #[error(
+        "{0}. The destination's roots are unchanged: fix or remove the plugin and run the same command again"
+    )]
+    TxRejected(Box<TxRejection>),
+    /// A rebuild transform failed: trapped, timed out, ran out of memory or
+    /// returned its own error.
+    #[error(
+        "plugin `{plugin}` failed{}: {reason}. The destination's roots are unchanged: fix or remove plugin `{plugin}` and run the same command again",
+        tx.map_or(String::new(), |t| format!(" on transaction {t}"))
+    )]
+    TxXform {
+        /// The plugin's name.
+        plugin: String,
+        /// The transaction it was given, if any (none: at the end of the run).
+        tx: Option<u64>,
+        /// Why.
+        reason: String,
+    },
+    /// The source holds a transaction that a rebuild cannot replay.
+    #[error(
+        "source transaction {tx} cannot be rebuilt: {reason}. Nothing was written past the previous transaction; a plain migration copies the source as it is"
+    )]
+    SourceNotReplayable {
+        /// The transaction number.
+        tx: u64,
+        /// Why.
+        reason: String,
     },
     /// A read-xform skipped a node the destination does not hold.
     #[error(

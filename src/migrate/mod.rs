@@ -1,16 +1,22 @@
 //! The stateful migration (DESIGN.md §5): copies one database from a
 //! source store to a destination store in post-order, create-only, resumable
 //! after any crash, continuous when the source has grown, pruning subtrees
-//! the destination already holds, in bounded memory. Also `status` and
-//! `verify`. See `docs/migration.md`.
+//! the destination already holds, in bounded memory. Rebuild mode
+//! ([`rebuild`]) replays the source's transactions through transaction-level
+//! transforms ([`TxXform`]) instead, for rewrites that change sort order.
+//! Also `status` and `verify`. See `docs/migration.md`.
 
 mod cache;
 mod copier;
+mod destination;
 mod error;
 mod observer;
+mod overlay;
+mod rebuild;
 mod remap;
 mod run;
 mod status;
+mod tx_xform;
 mod validate;
 mod verify;
 mod xform;
@@ -18,9 +24,11 @@ mod xform;
 pub use copier::CopyStats;
 pub use error::MigrateError;
 pub use observer::{MigrationObserver, NoObserver};
+pub use rebuild::rebuild;
 pub use run::{MigrateOptions, MigrationReport, PluginSummary, migrate};
-pub use status::{MigrationState, MigrationStatus, read_status, status_key};
-pub use verify::{VerifyOptions, VerifyReport, verify, verify_through};
+pub use status::{MigrationState, MigrationStatus, RebuildRecord, read_status, status_key};
+pub use verify::{VerifyOptions, VerifyReport, verify, verify_rebuild, verify_through};
 
 pub use remap::remap_key;
+pub use tx_xform::{TxRejection, TxRule, TxXform, XformTx};
 pub use xform::{KeyedNode, NodeXform, XformFailure, Xforms};

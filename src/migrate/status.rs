@@ -44,10 +44,37 @@ pub struct MigrationStatus {
     pub destination_head: Option<u64>,
     /// While finalizing: the count the head is being moved to.
     pub target_head: Option<u64>,
-    /// The source database's identity (stamped on the destination).
+    /// The identity stamped on the destination's database-info: the source
+    /// database's (plain migration) or the one derived for a rebuild.
     pub identity: String,
+    /// Present when the destination is a rebuild (see `docs/migration.md`):
+    /// a plain migration into it is refused, and so is a rebuild into a
+    /// destination without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild: Option<RebuildRecord>,
     /// When this record was written (RFC 3339, UTC).
     pub updated: String,
+}
+
+/// What the status record says about a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildRecord {
+    /// The source database's identity.
+    pub source_identity: String,
+    /// The names of the transforms the source's transactions went through,
+    /// in order; a later run must name the same.
+    pub transforms: Vec<String>,
+}
+
+impl RebuildRecord {
+    /// The transform names for messages: `a, b`, or `no transform`.
+    pub fn transform_list(&self) -> String {
+        if self.transforms.is_empty() {
+            "no transform".to_string()
+        } else {
+            self.transforms.join(", ")
+        }
+    }
 }
 
 /// The key of the status record of database `id`.

@@ -12,7 +12,7 @@ use crate::db::{Database, DatomQuery, DbError};
 use crate::model::{Datom, Index, Node};
 use crate::store::{MemStore, ValueStore};
 
-use super::{MigrateError, MigrateOptions, NoObserver, NodeXform, migrate};
+use super::{MigrateError, MigrateOptions, NoObserver, NodeXform, TxXform, migrate, rebuild};
 
 /// What to verify.
 #[derive(Debug, Clone)]
@@ -122,6 +122,31 @@ pub async fn verify_through(
     }
     let expected: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
     migrate(
+        src,
+        expected.clone(),
+        id,
+        &MigrateOptions::default(),
+        xforms,
+        &mut NoObserver,
+    )
+    .await?;
+    verify(expected, dst, id, options).await
+}
+
+/// Verifies a rebuilt `dst` against the source passed through `xforms`
+/// (the transaction-level transforms the rebuild ran with): the source is
+/// rebuilt through them into memory, then compared with the destination as
+/// [`verify`] does. Transforms are deterministic, so a faithful rebuild
+/// gives an equal result.
+pub async fn verify_rebuild(
+    src: Arc<dyn ValueStore>,
+    dst: Arc<dyn ValueStore>,
+    id: &str,
+    xforms: &mut [Box<dyn TxXform>],
+    options: &VerifyOptions,
+) -> Result<VerifyReport, MigrateError> {
+    let expected: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    rebuild(
         src,
         expected.clone(),
         id,

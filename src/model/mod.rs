@@ -3,12 +3,14 @@
 
 mod codec;
 mod datom;
+mod named;
 mod node;
 mod schema;
 mod value;
 
 pub use codec::{CodecError, FORMAT_VERSION, decode, encode, index_node_key};
 pub use datom::{Datom, EntityId, Index, Partition, entity_id, partition_of, tx_entity};
+pub use named::NamedDatom;
 pub use node::{
     DatabaseInfo, IndexInner, IndexLeaf, IndexRoots, Node, NodeKind, TxLogEntry, TxLogHead,
     entry_key,

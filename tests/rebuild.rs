@@ -1,0 +1,1027 @@
+//! Rebuild mode, specified by its properties: the source's transactions
+//! replayed through transaction-level transforms (written here natively;
+//! the same rules apply to plugins) into a destination built fresh by our
+//! writer. Every scenario ends in `verify_rebuild` or an exact comparison
+//! of the indexes.
+
+use std::sync::Arc;
+
+use eva_admin::db::ReplayRule;
+use eva_admin::db::{Component, Database, DatomQuery, EntityRef, InputValue, TxOp};
+use eva_admin::migrate::{
+    self, CopyStats, MigrateError, MigrateOptions, MigrationObserver, MigrationReport,
+    MigrationState, NoObserver, TxRule, TxXform, VerifyOptions, XformFailure, XformTx,
+};
+use eva_admin::model::{self, Datom, EntityId, Index, Partition, Value, builtin, entity_id};
+use eva_admin::store::{self, Counters, InstrumentedStore, MemStore, ValueStore};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+const DB: &str = "demo";
+
+// ---------------------------------------------------------------- source
+
+/// The attributes the source defines, by ident.
+const EMAIL: &str = ":user/email";
+const MANAGER: &str = ":user/manager";
+const NAME: &str = ":person/name";
+const SECRET: &str = ":person/secret";
+const AGE: &str = ":person/age";
+const TAGS: &str = ":person/tags";
+
+fn schema_ops() -> Vec<TxOp> {
+    let attr = |ident: &str, ty: &str, many: bool, unique: bool| {
+        let e = EntityRef::Temp(ident.to_string());
+        let kw = |a: &str, v: &str| TxOp::Add {
+            e: e.clone(),
+            a: a.into(),
+            v: InputValue::Keyword(v.into()),
+        };
+        let mut ops = vec![
+            kw(":db/ident", ident),
+            kw(":db/valueType", ty),
+            kw(
+                ":db/cardinality",
+                if many {
+                    ":db.cardinality/many"
+                } else {
+                    ":db.cardinality/one"
+                },
+            ),
+        ];
+        if unique {
+            ops.push(kw(":db/unique", ":db.unique/identity"));
+        }
+        ops
+    };
+    [
+        attr(EMAIL, ":db.type/string", false, true),
+        attr(MANAGER, ":db.type/ref", false, false),
+        attr(NAME, ":db.type/string", false, false),
+        attr(SECRET, ":db.type/string", false, false),
+        attr(AGE, ":db.type/long", false, false),
+        attr(TAGS, ":db.type/keyword", true, false),
+    ]
+    .concat()
+}
+
+/// A source database of people that grows by [`Source::grow`]: new people
+/// (email, name, secret, age, manager, a tag) and updates of earlier ones
+/// (which retract the replaced values).
+struct Source {
+    db: Database,
+    /// The ident of the name attribute (the source may rename it).
+    name: &'static str,
+    people: Vec<EntityId>,
+    rng: ChaCha8Rng,
+}
+
+impl Source {
+    async fn create(store: Arc<dyn ValueStore>) -> Source {
+        let db = Database::create_with(store, DB, 1_000, Default::default())
+            .await
+            .unwrap();
+        db.transact_at(schema_ops(), 1_001).await.unwrap();
+        Source {
+            db,
+            name: NAME,
+            people: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(11),
+        }
+    }
+
+    async fn grow(&mut self, txs: usize) {
+        for _ in 0..txs {
+            let n = self.db.head().await.unwrap().count;
+            let ops = if self.people.len() < 5 || self.rng.random_bool(0.5) {
+                self.new_person(n)
+            } else {
+                self.update(n)
+            };
+            let report = self.db.transact_at(ops, 2_000 + n as i64).await.unwrap();
+            self.people.extend(report.tempids.values().copied());
+        }
+    }
+
+    fn new_person(&mut self, n: u64) -> Vec<TxOp> {
+        let e = EntityRef::Temp("p".into());
+        let add = |a: &str, v: InputValue| TxOp::Add {
+            e: e.clone(),
+            a: a.into(),
+            v,
+        };
+        let mut ops = vec![
+            add(EMAIL, InputValue::String(format!("u{n}@example.org"))),
+            add(self.name, InputValue::String(format!("name-{n}"))),
+            add(SECRET, InputValue::String(secret(n, self.rng.random()))),
+            add(AGE, InputValue::Long(self.rng.random_range(18..90))),
+            add(TAGS, InputValue::Keyword(format!(":tag/t{}", n % 7))),
+        ];
+        if let Some(&boss) = self
+            .people
+            .get(self.rng.random_range(0..self.people.len().max(1)))
+        {
+            ops.push(add(MANAGER, InputValue::Long(boss as i64)));
+        }
+        ops
+    }
+
+    fn update(&mut self, n: u64) -> Vec<TxOp> {
+        let who = self.people[self.rng.random_range(0..self.people.len())];
+        let e = EntityRef::Id(who);
+        let add = |a: &str, v: InputValue| TxOp::Add {
+            e: e.clone(),
+            a: a.into(),
+            v,
+        };
+        match self.rng.random_range(0..5) {
+            0 => vec![add(self.name, InputValue::String(format!("renamed-{n}")))],
+            1 => vec![add(
+                SECRET,
+                InputValue::String(secret(n, self.rng.random())),
+            )],
+            2 => vec![
+                add(AGE, InputValue::Long(self.rng.random_range(18..90))),
+                add(TAGS, InputValue::Keyword(format!(":tag/t{}", n % 5))),
+            ],
+            3 => vec![TxOp::Retract {
+                e: e.clone(),
+                a: TAGS.into(),
+                v: InputValue::Keyword(format!(":tag/t{}", self.rng.random_range(0..7))),
+            }],
+            _ => {
+                let boss = self.people[self.rng.random_range(0..self.people.len())];
+                vec![add(MANAGER, InputValue::Long(boss as i64))]
+            }
+        }
+    }
+
+    fn store(&self) -> Arc<dyn ValueStore> {
+        self.db.store().clone()
+    }
+
+    async fn count(&self) -> u64 {
+        self.db.head().await.unwrap().count
+    }
+
+    async fn attr(&self, ident: &str) -> EntityId {
+        let snapshot = self.db.snapshot().await.unwrap();
+        snapshot.schema().by_ident(ident).unwrap().id
+    }
+}
+
+/// A secret nobody would type by chance, so a byte scan finds only it.
+fn secret(n: u64, salt: u32) -> String {
+    format!("s3cr3t-{n:05}-{salt:08x}")
+}
+
+async fn source(txs: usize) -> Source {
+    let mut source = Source::create(mem()).await;
+    source.grow(txs).await;
+    source
+}
+
+fn mem() -> Arc<dyn ValueStore> {
+    Arc::new(MemStore::open(None))
+}
+
+async fn sled(dir: &tempfile::TempDir, name: &str) -> Arc<dyn ValueStore> {
+    store::open(&format!("sled:{}", dir.path().join(name).display()))
+        .await
+        .unwrap()
+}
+
+async fn sqlite(dir: &tempfile::TempDir, name: &str) -> Arc<dyn ValueStore> {
+    store::open(&format!("sqlite:{}", dir.path().join(name).display()))
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- transforms
+
+type Rewrite = Box<dyn FnMut(XformTx) -> Result<XformTx, XformFailure> + Send>;
+
+/// A transform written in the test: a name and a function of the transaction.
+struct Native {
+    name: String,
+    f: Rewrite,
+}
+
+impl TxXform for Native {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn transform_tx(&mut self, tx: XformTx) -> Result<XformTx, XformFailure> {
+        (self.f)(tx)
+    }
+    fn finish(&mut self) -> Result<String, XformFailure> {
+        Ok(format!("{} done", self.name))
+    }
+}
+
+fn native(
+    name: &str,
+    f: impl FnMut(XformTx) -> Result<XformTx, XformFailure> + Send + 'static,
+) -> Box<dyn TxXform> {
+    Box::new(Native {
+        name: name.to_string(),
+        f: Box::new(f),
+    })
+}
+
+/// Renames attribute `from` to `to`: its datoms and its `:db/ident`.
+fn rename(name: &str, from: &'static str, to: &'static str) -> Box<dyn TxXform> {
+    native(name, move |mut tx| {
+        for d in &mut tx.datoms {
+            if d.a == from {
+                d.a = to.to_string();
+            }
+            if d.a == ":db/ident" && d.v == Value::Keyword(from.into()) {
+                d.v = Value::Keyword(to.into());
+            }
+        }
+        Ok(tx)
+    })
+}
+
+/// The redacted form of a value: SHA-256 of key and value, in hex.
+fn keyed_hash(key: &str, value: &str) -> String {
+    let digest = Sha256::digest(format!("{key}\u{0}{value}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Replaces every string value of `attr` by its keyed hash.
+fn redact(attr: &'static str, key: &'static str) -> Box<dyn TxXform> {
+    native("redact", move |mut tx| {
+        for d in tx.datoms.iter_mut().filter(|d| d.a == attr) {
+            if let Value::String(s) = &d.v {
+                d.v = Value::String(keyed_hash(key, s));
+            }
+        }
+        Ok(tx)
+    })
+}
+
+/// Drops attribute `attr`: its datoms, and the datoms of the entity that
+/// defines it in the transaction that does.
+fn drop_attribute(attr: &'static str) -> Box<dyn TxXform> {
+    native("drop-age", move |mut tx| {
+        let defining: Vec<EntityId> = tx
+            .datoms
+            .iter()
+            .filter(|d| d.a == ":db/ident" && d.v == Value::Keyword(attr.into()))
+            .map(|d| d.e)
+            .collect();
+        tx.datoms
+            .retain(|d| d.a != attr && !defining.contains(&d.e));
+        Ok(tx)
+    })
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn options() -> MigrateOptions {
+    MigrateOptions {
+        log_every: 10,
+        ..MigrateOptions::default()
+    }
+}
+
+async fn rebuild_with(
+    src: Arc<dyn ValueStore>,
+    dst: Arc<dyn ValueStore>,
+    options: &MigrateOptions,
+    mut xforms: Vec<Box<dyn TxXform>>,
+) -> Result<MigrationReport, MigrateError> {
+    migrate::rebuild(src, dst, DB, options, &mut xforms, &mut NoObserver).await
+}
+
+async fn rebuild(
+    src: Arc<dyn ValueStore>,
+    dst: Arc<dyn ValueStore>,
+    xforms: Vec<Box<dyn TxXform>>,
+) -> MigrationReport {
+    rebuild_with(src, dst, &options(), xforms).await.unwrap()
+}
+
+/// `dst` equals the source rebuilt through `xforms` (fresh instances).
+async fn assert_rebuilt(
+    src: Arc<dyn ValueStore>,
+    dst: Arc<dyn ValueStore>,
+    mut xforms: Vec<Box<dyn TxXform>>,
+) {
+    let report = migrate::verify_rebuild(src, dst, DB, &mut xforms, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.is_equal(), "differences: {:#?}", report.differences);
+    assert!(report.datoms_compared > 0);
+}
+
+/// Every datom of `index` with history, as of the latest transaction.
+async fn history(store: Arc<dyn ValueStore>, index: Index) -> Vec<Datom> {
+    let db = Database::open(store, DB).await.unwrap();
+    let all = DatomQuery {
+        history: true,
+        ..DatomQuery::default()
+    };
+    db.snapshot()
+        .await
+        .unwrap()
+        .datoms(index, &all)
+        .await
+        .unwrap()
+}
+
+/// Every key and value stored in the database's namespace.
+async fn stored_bytes(store: &dyn ValueStore) -> Vec<(String, Vec<u8>)> {
+    let mut after: Option<String> = None;
+    let mut out = Vec::new();
+    loop {
+        let page = store.scan(DB, after.as_deref(), 500).await.unwrap();
+        let Some((last, _)) = page.last() else {
+            return out;
+        };
+        after = Some(last.clone());
+        out.extend(page);
+    }
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn created(counters: &Counters) -> u64 {
+    Counters::get(&counters.keys_created)
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test]
+async fn a_rename_over_1000_transactions_answers_by_the_new_name_in_every_index() {
+    let source = source(1000).await;
+    let src = source.store();
+    let (email, manager) = (source.attr(EMAIL).await, source.attr(MANAGER).await);
+    let dst = mem();
+    let chain = || {
+        vec![
+            rename("rename-email", EMAIL, ":person/email"),
+            rename("rename-manager", MANAGER, ":person/manager"),
+        ]
+    };
+    let report = rebuild(src.clone(), dst.clone(), chain()).await;
+    assert_eq!((report.start, report.end), (0, 1002));
+    assert_eq!(report.plugins.len(), 2);
+    assert_eq!(report.plugins[0].report, "rename-email done");
+
+    let db = Database::open(dst.clone(), DB).await.unwrap();
+    let now = db.snapshot().await.unwrap();
+    assert_eq!(now.schema().by_ident(":person/email").unwrap().id, email);
+    assert_eq!(
+        now.schema().by_ident(":person/manager").unwrap().id,
+        manager
+    );
+    assert!(now.schema().by_ident(EMAIL).is_none());
+    assert!(now.schema().by_ident(MANAGER).is_none());
+    assert_eq!(
+        now.entity_by_ident(":person/email").await.unwrap(),
+        Some(email)
+    );
+    assert_eq!(now.entity_by_ident(EMAIL).await.unwrap(), None);
+
+    // Every index holds the source's datoms, the idents renamed.
+    let renamed = |mut d: Datom| {
+        if d.a == builtin::IDENT {
+            if d.v == Value::Keyword(EMAIL.into()) {
+                d.v = Value::Keyword(":person/email".into());
+            } else if d.v == Value::Keyword(MANAGER.into()) {
+                d.v = Value::Keyword(":person/manager".into());
+            }
+        }
+        d
+    };
+    for index in Index::ALL {
+        let mut expected: Vec<Datom> = history(src.clone(), index)
+            .await
+            .into_iter()
+            .map(renamed)
+            .collect();
+        expected.sort_by(|x, y| index.cmp(x, y));
+        assert_eq!(history(dst.clone(), index).await, expected, "{index:?}");
+    }
+
+    // Queries by the new name, one per index.
+    let by = |index, start: Vec<Component>| {
+        let now = &now;
+        async move {
+            let q = DatomQuery {
+                start,
+                ..DatomQuery::default()
+            };
+            now.datoms(index, &q).await.unwrap()
+        }
+    };
+    let a = now.schema().by_ident(":person/email").unwrap().id;
+    let emails = by(Index::Aevt, vec![Component::Id(a)]).await;
+    assert!(emails.len() > 400, "{} current emails", emails.len());
+    let someone = &emails[emails.len() / 2];
+    let found = by(
+        Index::Avet,
+        vec![Component::Id(a), Component::Value(someone.v.clone())],
+    )
+    .await;
+    assert_eq!(
+        found.iter().map(|d| d.e).collect::<Vec<_>>(),
+        vec![someone.e]
+    );
+    let eavt = by(
+        Index::Eavt,
+        vec![Component::Id(someone.e), Component::Id(a)],
+    )
+    .await;
+    assert_eq!(eavt, vec![someone.clone()]);
+    let m = now.schema().by_ident(":person/manager").unwrap().id;
+    let managed = by(Index::Aevt, vec![Component::Id(m)]).await;
+    let boss = managed[0].v.as_ref_id().unwrap();
+    let reports = by(Index::Vaet, vec![Component::Id(boss), Component::Id(m)]).await;
+    let expected: Vec<EntityId> = managed
+        .iter()
+        .filter(|d| d.v == Value::Ref(boss))
+        .map(|d| d.e)
+        .collect();
+    assert_eq!(reports.iter().map(|d| d.e).collect::<Vec<_>>(), expected);
+
+    // Numbers and instants kept; the old names stored nowhere.
+    let (s, d) = (Database::open(src.clone(), DB).await.unwrap(), db);
+    for t in [0, 1, 500, 1001] {
+        let (x, y) = (s.entry(t).await.unwrap(), d.entry(t).await.unwrap());
+        assert_eq!((x.tx, x.instant), (y.tx, y.instant));
+    }
+    for (key, value) in stored_bytes(dst.as_ref()).await {
+        for old in [EMAIL, MANAGER] {
+            assert!(!holds(&value, old.as_bytes()), "`{old}` found at `{key}`");
+        }
+    }
+    assert_rebuilt(src, dst, chain()).await;
+}
+
+#[tokio::test]
+async fn a_redaction_leaves_no_original_value_in_any_stored_byte() {
+    let source = source(200).await;
+    let src = source.store();
+    let secret_attr = source.attr(SECRET).await;
+    let originals: Vec<(EntityId, String)> = history(src.clone(), Index::Aevt)
+        .await
+        .into_iter()
+        .filter(|d| d.a == secret_attr)
+        .filter_map(|d| match d.v {
+            Value::String(s) => Some((d.e, s)),
+            _ => None,
+        })
+        .collect();
+    assert!(originals.len() > 100);
+    let dir = tempfile::tempdir().unwrap();
+    let dst = sqlite(&dir, "dst.sqlite").await;
+    rebuild(src.clone(), dst.clone(), vec![redact(SECRET, "k")]).await;
+
+    let stored = stored_bytes(dst.as_ref()).await;
+    assert!(stored.len() > 200);
+    for (_, original) in &originals {
+        for (key, value) in &stored {
+            assert!(
+                !holds(value, original.as_bytes()),
+                "`{original}` found at `{key}`"
+            );
+        }
+    }
+    // What stands in its place is the keyed hash, current where it was.
+    let now = Database::open(dst.clone(), DB)
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    let before = Database::open(src.clone(), DB)
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    let (e, _) = &originals[originals.len() / 2];
+    let current = before.current_values(*e, secret_attr).await.unwrap();
+    let Value::String(plain) = &current[0] else {
+        panic!("a secret is a string")
+    };
+    assert_eq!(
+        now.current_values(*e, secret_attr).await.unwrap(),
+        vec![Value::String(keyed_hash("k", plain))]
+    );
+    assert_rebuilt(src, dst, vec![redact(SECRET, "k")]).await;
+}
+
+#[tokio::test]
+async fn dropping_an_attribute_removes_it_from_the_schema_and_every_index() {
+    let source = source(200).await;
+    let src = source.store();
+    let age = source.attr(AGE).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dst = sled(&dir, "dst").await;
+    rebuild(src.clone(), dst.clone(), vec![drop_attribute(AGE)]).await;
+
+    let now = Database::open(dst.clone(), DB)
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    assert!(now.schema().by_ident(AGE).is_none());
+    assert!(now.schema().by_id(age).is_none());
+    assert!(now.schema().by_ident(NAME).is_some());
+    for index in Index::ALL {
+        let mut expected = history(src.clone(), index).await;
+        let before = expected.len();
+        expected.retain(|d| d.a != age && d.e != age);
+        assert!(index == Index::Vaet || expected.len() < before, "{index:?}");
+        assert_eq!(history(dst.clone(), index).await, expected, "{index:?}");
+    }
+    assert_rebuilt(src, dst, vec![drop_attribute(AGE)]).await;
+}
+
+#[tokio::test]
+async fn a_rebuild_through_no_transform_is_the_source_byte_for_byte_but_its_identity() {
+    let source = source(120).await;
+    let src = source.store();
+    let dst = mem();
+    let mut progress = Progress::default();
+    let report = migrate::rebuild(
+        src.clone(),
+        dst.clone(),
+        DB,
+        &options(),
+        &mut [],
+        &mut progress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(progress.started, Some((0, 122)));
+    assert_eq!(progress.entries, 122);
+    assert_eq!(progress.checkpoints, 13);
+    assert!(progress.finished);
+    assert!(report.stats.nodes_written > 122);
+
+    let check = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(check.is_equal(), "{:?}", check.differences);
+    let (s, d) = (
+        Database::open(src.clone(), DB).await.unwrap(),
+        Database::open(dst.clone(), DB).await.unwrap(),
+    );
+    for t in 0..122 {
+        let key = model::entry_key(&s.info().tx_log, t);
+        assert_eq!(
+            src.get(DB, &key).await.unwrap(),
+            dst.get(DB, &key).await.unwrap(),
+            "entry {t}"
+        );
+    }
+    assert_eq!(s.info().tx_log, d.info().tx_log);
+    assert_ne!(
+        s.info().identity,
+        d.info().identity,
+        "a rebuild is another database"
+    );
+}
+
+#[tokio::test]
+async fn a_source_that_renames_an_attribute_itself_is_named_as_of_each_transaction() {
+    let mut source = source(30).await;
+    let name = source.attr(NAME).await;
+    let rename_in_source = vec![TxOp::Add {
+        e: EntityRef::Id(name),
+        a: ":db/ident".into(),
+        v: InputValue::Keyword(":person/full-name".into()),
+    }];
+    source
+        .db
+        .transact_at(rename_in_source, 5_000)
+        .await
+        .unwrap();
+    source.name = ":person/full-name";
+    let mut renamed_later = source.db.snapshot().await.unwrap().schema().clone();
+    assert!(renamed_later.by_ident(NAME).is_none());
+    source.grow(30).await;
+    renamed_later = source.db.snapshot().await.unwrap().schema().clone();
+    assert_eq!(
+        renamed_later.by_ident(":person/full-name").unwrap().id,
+        name
+    );
+    // Transforms see each transaction's names as of it: the old name
+    // before the rename, the new one after.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let spy = native("spy", move |tx| {
+        for d in tx.datoms.iter().filter(|d| d.a.contains("name")) {
+            log.lock().unwrap().push((tx.tx, d.a.clone()));
+        }
+        Ok(tx)
+    });
+    let src = source.store();
+    let dst = mem();
+    rebuild(src.clone(), dst.clone(), vec![spy]).await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|(t, a)| (*t < 32) == (a == NAME)),
+        "{seen:?}"
+    );
+    let check = migrate::verify(src, dst, DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(check.is_equal(), "{:?}", check.differences);
+}
+
+#[tokio::test]
+async fn a_rename_onto_an_existing_ident_breaks_uniqueness() {
+    let source = source(10).await;
+    let dst = mem();
+    let err = rebuild_with(
+        source.store(),
+        dst.clone(),
+        &options(),
+        vec![rename("collide", EMAIL, NAME)],
+    )
+    .await
+    .unwrap_err();
+    let MigrateError::TxRejected(rejection) = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(rejection.tx, 1, "the schema transaction");
+    assert!(
+        matches!(&rejection.rule, TxRule::Datom(ReplayRule::Unique { attribute, .. }) if attribute == ":db/ident"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_transform_breaking_a_rule_is_stopped_naming_it_and_the_roots_stay() {
+    type Fault = fn(&mut XformTx);
+    let faults: [(&str, Fault); 4] = [
+        ("unknown attribute", |tx| {
+            for d in tx.datoms.iter_mut().filter(|d| d.a == NAME) {
+                d.a = ":nope/name".into();
+            }
+        }),
+        ("wrong value type", |tx| {
+            for d in &mut tx.datoms {
+                d.v = match &d.v {
+                    Value::Long(n) => Value::String(n.to_string()),
+                    v => v.clone(),
+                };
+            }
+        }),
+        ("changed tx number", |tx| tx.tx += 1),
+        ("invented entity", |tx| {
+            if let Some(d) = tx.datoms.first_mut() {
+                d.e = entity_id(Partition::User, 1 << 30);
+            }
+        }),
+    ];
+    for (what, fault) in faults {
+        let mut source = source(40).await;
+        let src = source.store();
+        let dst = mem();
+        // A transform that behaves until transaction `from`.
+        let faulty = |from: u64| {
+            native("rewrite", move |mut tx| {
+                if tx.tx >= from && tx.datoms.iter().any(|d| d.a == NAME || d.a == AGE) {
+                    fault(&mut tx);
+                }
+                Ok(tx)
+            })
+        };
+        rebuild(src.clone(), dst.clone(), vec![faulty(u64::MAX)]).await;
+        let end = source.count().await;
+        source.grow(20).await;
+        let info = dst.get(DB, DB).await.unwrap();
+        let tx_log = Database::open(dst.clone(), DB)
+            .await
+            .unwrap()
+            .info()
+            .tx_log
+            .clone();
+        let head = dst.get(DB, &tx_log).await.unwrap();
+
+        let err = rebuild_with(src.clone(), dst.clone(), &options(), vec![faulty(end + 3)])
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        let MigrateError::TxRejected(rejection) = &err else {
+            panic!("{what}: {text}");
+        };
+        assert_eq!(rejection.plugin, "rewrite", "{what}");
+        assert!(rejection.tx >= end + 3, "{what}: {text}");
+        match what {
+            "unknown attribute" => assert!(
+                matches!(&rejection.rule, TxRule::Datom(ReplayRule::UnknownAttribute { ident }) if ident == ":nope/name"),
+                "{text}"
+            ),
+            "wrong value type" => assert!(
+                matches!(
+                    rejection.rule,
+                    TxRule::Datom(ReplayRule::WrongValueType { .. })
+                ),
+                "{text}"
+            ),
+            "changed tx number" => assert!(
+                matches!(rejection.rule, TxRule::ChangedTx { from, to } if to == from + 1),
+                "{text}"
+            ),
+            _ => assert!(
+                matches!(
+                    rejection.rule,
+                    TxRule::Datom(ReplayRule::UnissuedEntity { .. })
+                ),
+                "{text}"
+            ),
+        }
+        assert!(
+            text.contains("`rewrite`") && text.contains(&format!("transaction {}", rejection.tx)),
+            "{text}"
+        );
+        if let Some(datom) = &rejection.datom {
+            assert!(text.contains(&datom.to_string()), "{text}");
+        }
+        assert_eq!(
+            dst.get(DB, DB).await.unwrap(),
+            info,
+            "{what}: database-info untouched"
+        );
+        assert_eq!(
+            dst.get(DB, &tx_log).await.unwrap(),
+            head,
+            "{what}: head untouched"
+        );
+        let (status, _) = migrate::read_status(dst.as_ref(), DB, "migration-status")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.state, MigrationState::InProgress, "{what}");
+
+        // Fixed, the same command goes on and finishes.
+        rebuild(src.clone(), dst.clone(), vec![faulty(u64::MAX)]).await;
+        assert_rebuilt(src, dst, vec![faulty(u64::MAX)]).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rule_broken_in_a_chain_names_the_transform_that_broke_it() {
+    let source = source(20).await;
+    let dst = mem();
+    let invent = native("invent", |mut tx| {
+        for d in &mut tx.datoms {
+            if let Value::Ref(_) = d.v {
+                d.v = Value::Ref(entity_id(Partition::User, 1 << 30));
+            }
+        }
+        Ok(tx)
+    });
+    let err = rebuild_with(
+        source.store(),
+        dst.clone(),
+        &options(),
+        vec![rename("rename-email", EMAIL, ":person/email"), invent],
+    )
+    .await
+    .unwrap_err();
+    let MigrateError::TxRejected(rejection) = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(rejection.plugin, "invent", "{err}");
+    assert!(err.to_string().contains("never issued"), "{err}");
+    assert!(dst.get(DB, DB).await.unwrap().is_none(), "no database-info");
+}
+
+#[tokio::test]
+async fn an_interrupted_rebuild_resumes_to_an_equal_database_wherever_it_stopped() {
+    let source = source(60).await;
+    let src = source.store();
+    let xforms = || vec![rename("rename-email", EMAIL, ":person/email")];
+    let probe = Arc::new(InstrumentedStore::new(mem()));
+    rebuild(src.clone(), probe.clone(), xforms()).await;
+    let total = created(&probe.counters);
+    assert!(total > 100, "{total} keys");
+
+    let mut resumed = Vec::new();
+    for stop in [1, total / 5, total / 2, total * 4 / 5, total - 1, total] {
+        let dst = mem();
+        let failing = Arc::new(InstrumentedStore::new(dst.clone()).failing_after(stop));
+        let err = rebuild_with(src.clone(), failing, &options(), xforms())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("injected failure"),
+            "{stop}: {err}"
+        );
+        assert!(
+            dst.get(DB, DB).await.unwrap().is_none(),
+            "{stop}: no root moved"
+        );
+        let resume_from = migrate::read_status(dst.as_ref(), DB, "migration-status")
+            .await
+            .unwrap()
+            .and_then(|(s, _)| s.last_migrated)
+            .map_or(0, |last| last + 1);
+
+        let checked = Arc::new(InstrumentedStore::new(dst.clone()).checking_post_order());
+        let report = rebuild_with(src.clone(), checked.clone(), &options(), xforms())
+            .await
+            .unwrap();
+        assert_eq!(report.start, resume_from, "{stop}");
+        resumed.push(resume_from);
+        assert!(
+            checked.violations().is_empty(),
+            "{:?}",
+            checked.violations()
+        );
+        assert_rebuilt(src.clone(), dst, xforms()).await;
+    }
+    assert!(
+        resumed.iter().any(|&r| r > 0 && r < 62),
+        "some runs resumed mid-log: {resumed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_rebuild_refuses_entries_that_would_differ() {
+    let source = source(40).await;
+    let src = source.store();
+    let dst = mem();
+    // No checkpoint before the failure: the resumed run replays from 0.
+    let once = MigrateOptions {
+        log_every: 1_000,
+        ..MigrateOptions::default()
+    };
+    let failing = Arc::new(InstrumentedStore::new(dst.clone()).failing_after(150));
+    rebuild_with(src.clone(), failing, &once, vec![redact(SECRET, "k1")])
+        .await
+        .unwrap_err();
+    // Same name, another key: not the same transform.
+    let err = rebuild_with(src.clone(), dst.clone(), &once, vec![redact(SECRET, "k2")])
+        .await
+        .unwrap_err();
+    let MigrateError::ForeignNode { key } = &err else {
+        panic!("{err}");
+    };
+    let tx_log = Database::open(src.clone(), DB)
+        .await
+        .unwrap()
+        .info()
+        .tx_log
+        .clone();
+    assert_eq!(
+        *key,
+        model::entry_key(&tx_log, 2),
+        "the first entry with a secret"
+    );
+    assert!(dst.get(DB, DB).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn continuous_rebuilds_catch_up_and_a_trivial_run_writes_nothing() {
+    let mut source = source(100).await;
+    let src = source.store();
+    let dir = tempfile::tempdir().unwrap();
+    let dst = sled(&dir, "dst").await;
+    let xforms = || vec![redact(SECRET, "k"), drop_attribute(AGE)];
+    rebuild(src.clone(), dst.clone(), xforms()).await;
+    assert_rebuilt(src.clone(), dst.clone(), xforms()).await;
+
+    source.grow(50).await;
+    let report = rebuild(src.clone(), dst.clone(), xforms()).await;
+    assert_eq!((report.start, report.end), (102, 152));
+    assert_eq!(report.previous_head, Some(102));
+    assert_rebuilt(src.clone(), dst.clone(), xforms()).await;
+
+    let counted = Arc::new(InstrumentedStore::new(dst.clone()));
+    for _ in 0..2 {
+        let report = rebuild(src.clone(), counted.clone(), xforms()).await;
+        assert!(report.up_to_date);
+    }
+    assert_eq!(
+        created(&counted.counters),
+        0,
+        "a trivial run creates no key"
+    );
+    assert_eq!(
+        Counters::get(&counted.counters.replaces),
+        0,
+        "nor replaces one"
+    );
+}
+
+#[tokio::test]
+async fn a_destination_is_either_copied_or_rebuilt_never_both() {
+    let source = source(30).await;
+    let src = source.store();
+    let rebuilt = mem();
+    rebuild(src.clone(), rebuilt.clone(), vec![redact(SECRET, "k")]).await;
+    let copied = mem();
+    migrate::migrate(
+        src.clone(),
+        copied.clone(),
+        DB,
+        &options(),
+        &mut [],
+        &mut NoObserver,
+    )
+    .await
+    .unwrap();
+
+    let watched = Arc::new(InstrumentedStore::new(rebuilt.clone()));
+    let err = migrate::migrate(
+        src.clone(),
+        watched.clone(),
+        DB,
+        &options(),
+        &mut [],
+        &mut NoObserver,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, MigrateError::RebuiltDestination { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("redact"), "{err}");
+
+    let err = rebuild_with(
+        src.clone(),
+        watched.clone(),
+        &options(),
+        vec![redact(SECRET, "k"), drop_attribute(AGE)],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, MigrateError::TransformsChanged { .. }),
+        "{err}"
+    );
+
+    let err = rebuild_with(
+        src.clone(),
+        copied.clone(),
+        &options(),
+        vec![redact(SECRET, "k")],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, MigrateError::NotRebuildable { what, .. } if what.contains("plain migration")),
+        "{err}"
+    );
+    assert_eq!(created(&watched.counters), 0);
+    assert_eq!(Counters::get(&watched.counters.replaces), 0);
+}
+
+#[tokio::test]
+async fn a_dry_run_replays_and_writes_nothing() {
+    let source = source(50).await;
+    let dst = mem();
+    let dry = MigrateOptions {
+        dry_run: true,
+        ..options()
+    };
+    let report = rebuild_with(source.store(), dst.clone(), &dry, vec![redact(SECRET, "k")])
+        .await
+        .unwrap();
+    assert!(
+        report.dry_run && report.stats.nodes_written > 50,
+        "{:?}",
+        report.stats
+    );
+    assert!(stored_bytes(dst.as_ref()).await.is_empty());
+}
+
+/// Counts what the observer hears.
+#[derive(Default)]
+struct Progress {
+    started: Option<(u64, u64)>,
+    entries: u64,
+    checkpoints: u64,
+    finished: bool,
+}
+
+impl MigrationObserver for Progress {
+    fn started(&mut self, start: u64, end: u64) {
+        self.started = Some((start, end));
+    }
+    fn entry_done(&mut self, _tx: u64, _stats: &CopyStats) {
+        self.entries += 1;
+    }
+    fn checkpoint(&mut self, _tx: u64) {
+        self.checkpoints += 1;
+    }
+    fn finished(&mut self, _stats: &CopyStats) {
+        self.finished = true;
+    }
+}
