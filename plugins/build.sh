@@ -85,9 +85,9 @@ report() { # name seconds|"-"
     local size
     size=$(stat -c %s "$out/$1.wasm")
     if [ "$2" = - ]; then
-        printf '  %-12s %10s bytes  up to date\n' "$1" "$size"
+        printf '  %-17s %10s bytes  up to date\n' "$1" "$size"
     else
-        printf '  %-12s %10s bytes  built in %.1f s\n' "$1" "$size" "$2"
+        printf '  %-17s %10s bytes  built in %.1f s\n' "$1" "$size" "$2"
     fi
 }
 # run NAME COMMAND...: runs a build step writing $out/NAME.wasm.tmp, then
@@ -131,7 +131,7 @@ world_of() { # file; empty when missing or unmarked
 # The future-wit test guest is built against the contract at a future major
 # version (the host must refuse it, naming both versions).
 mkdir -p target/wit-future
-sed 's/^package eva:xform@0\.1\.0;/package eva:xform@9.0.0;/' "$wit/xform.wit" >target/wit-future/xform.wit.new
+sed -E 's/^package eva:xform@[0-9.]+;/package eva:xform@9.0.0;/' "$wit/xform.wit" >target/wit-future/xform.wit.new
 if cmp -s target/wit-future/xform.wit.new target/wit-future/xform.wit; then
     rm -f target/wit-future/xform.wit.new
 else

@@ -48,6 +48,13 @@ pub struct MigrateArgs {
     /// Walk the source and count what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Replay the source's transactions through the plugins' transform-tx
+    /// hooks and build the destination's indexes afresh, instead of copying
+    /// nodes: for rewrites that change sort order (renaming an attribute,
+    /// redacting values). The destination becomes a different database
+    /// (own identity); later runs must use --rebuild with the same plugins.
+    #[arg(long)]
+    pub rebuild: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -84,6 +91,10 @@ pub struct VerifyArgs {
     /// Compare as of this transaction number (default: the destination's latest).
     #[arg(long, value_name = "TX")]
     pub as_of: Option<u64>,
+    /// The destination was made with `migrate --rebuild`: compare it with
+    /// the source replayed through the same plugins.
+    #[arg(long)]
+    pub rebuild: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -141,10 +152,32 @@ pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Resu
         dry_run: args.dry_run,
         ..MigrateOptions::default()
     };
-    let mut xforms = load_plugins(&args.plugins, &src, &args.db).await?;
     let mut observer = ProgressObserver::new(!args.json && !global.quiet);
-    let report = migrate::migrate(src, dst.clone(), &args.db, &options, &mut xforms, &mut observer)
+    let report = if args.rebuild {
+        let plugins = args.plugins.clone();
+        let mut xforms = tokio::task::spawn_blocking(move || plugins.load_tx()).await??;
+        migrate::rebuild(
+            src,
+            dst.clone(),
+            &args.db,
+            &options,
+            &mut xforms,
+            &mut observer,
+        )
         .await
+    } else {
+        let mut xforms = load_plugins(&args.plugins, &src, &args.db).await?;
+        migrate::migrate(
+            src,
+            dst.clone(),
+            &args.db,
+            &options,
+            &mut xforms,
+            &mut observer,
+        )
+        .await
+    };
+    let report = report
         .with_context(|| {
             format!(
                 "migrating database `{}`; the destination is resumable: fix the cause and run the same command again",
@@ -243,10 +276,15 @@ pub async fn run_verify(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result
         ..VerifyOptions::default()
     };
     let started = Instant::now();
-    let mut xforms = load_plugins(&args.plugins, &src, &args.db).await?;
-    let report = migrate::verify_through(src, dst, &args.db, &mut xforms, &options)
-        .await
-        .with_context(|| format!("verifying database `{}`", args.db))?;
+    let report = if args.rebuild {
+        let plugins = args.plugins.clone();
+        let mut xforms = tokio::task::spawn_blocking(move || plugins.load_tx()).await??;
+        migrate::verify_rebuild(src, dst, &args.db, &mut xforms, &options).await
+    } else {
+        let mut xforms = load_plugins(&args.plugins, &src, &args.db).await?;
+        migrate::verify_through(src, dst, &args.db, &mut xforms, &options).await
+    };
+    let report = report.with_context(|| format!("verifying database `{}`", args.db))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.is_equal() {

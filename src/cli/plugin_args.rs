@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::migrate::NodeXform;
-use crate::plugin::{ConfiguredPlugin, Idents, PluginOptions, load_xforms};
+use crate::migrate::{NodeXform, TxXform};
+use crate::plugin::{ConfiguredPlugin, Idents, PluginOptions, load_tx_xforms, load_xforms};
 
 /// Plugins to run around the copier.
 #[derive(Debug, Clone, Args)]
@@ -88,6 +88,14 @@ impl PluginArgs {
             return Ok(Vec::new());
         }
         Ok(load_xforms(&self.configured()?, &self.options()?, idents)?)
+    }
+
+    /// Loads the plugins for rebuild mode: each must export `tx-xform`.
+    pub fn load_tx(&self) -> Result<Vec<Box<dyn TxXform>>> {
+        if self.plugins.is_empty() && !self.config.is_empty() {
+            bail!("--plugin-config given without any --plugin");
+        }
+        Ok(load_tx_xforms(&self.configured()?, &self.options()?)?)
     }
 }
 

@@ -1,10 +1,11 @@
-//! Plugins as the copier's transforms: each loaded plugin becomes one
-//! [`NodeXform`], applied in the order given.
+//! Plugins as the migration's transforms: each loaded plugin becomes one
+//! [`NodeXform`] (copy mode) or [`TxXform`] (rebuild mode), applied in the
+//! order given.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::migrate::{KeyedNode, NodeXform, XformFailure};
+use crate::migrate::{KeyedNode, NodeXform, TxXform, XformFailure, XformTx};
 
 use super::{Plugin, PluginError, PluginOptions};
 
@@ -53,6 +54,29 @@ impl NodeXform for PluginXform {
     }
 }
 
+/// A plugin seen by the rebuild replayer.
+struct PluginTxXform {
+    plugin: Plugin,
+}
+
+impl TxXform for PluginTxXform {
+    fn name(&self) -> &str {
+        self.plugin.name()
+    }
+
+    fn transform_tx(&mut self, tx: XformTx) -> Result<XformTx, XformFailure> {
+        self.plugin.transform_tx(tx).map_err(failure)
+    }
+
+    fn finish(&mut self) -> Result<String, XformFailure> {
+        self.plugin.finish().map_err(failure)
+    }
+
+    fn metrics(&self) -> serde_json::Value {
+        serde_json::to_value(self.plugin.metrics()).unwrap_or_default()
+    }
+}
+
 /// A plugin file and the configuration pairs it receives at `init`.
 pub type ConfiguredPlugin = (PathBuf, Vec<(String, String)>);
 
@@ -64,15 +88,47 @@ pub fn load_xforms(
     idents: Idents,
 ) -> Result<Vec<Box<dyn NodeXform>>, PluginError> {
     let idents = Arc::new(idents);
+    load_each(configured, options, |plugin| {
+        Ok(Box::new(PluginXform {
+            plugin,
+            idents: idents.clone(),
+        }) as Box<dyn NodeXform>)
+    })
+}
+
+/// Loads and initializes each plugin for rebuild mode, in order; each must
+/// export the `tx-xform` hook.
+pub fn load_tx_xforms(
+    configured: &[ConfiguredPlugin],
+    options: &PluginOptions,
+) -> Result<Vec<Box<dyn TxXform>>, PluginError> {
+    load_each(configured, options, |plugin| {
+        if !plugin.has_tx() {
+            return Err(PluginError::Load {
+                path: plugin.path().to_path_buf(),
+                reason: format!(
+                    "plugin `{}` has no eva:xform/tx-xform export, which rebuild mode calls; \
+                     run it without --rebuild, or add a transform-tx hook",
+                    plugin.name()
+                ),
+            });
+        }
+        Ok(Box::new(PluginTxXform { plugin }) as Box<dyn TxXform>)
+    })
+}
+
+/// Loads each plugin, hands it its configuration, and wraps it.
+fn load_each<T>(
+    configured: &[ConfiguredPlugin],
+    options: &PluginOptions,
+    mut wrap: impl FnMut(Plugin) -> Result<T, PluginError>,
+) -> Result<Vec<T>, PluginError> {
     configured
         .iter()
         .map(|(path, config)| {
             let mut plugin = Plugin::load(path, options)?;
             plugin.init(config)?;
-            Ok(Box::new(PluginXform {
-                plugin,
-                idents: idents.clone(),
-            }) as Box<dyn NodeXform>)
+            wrap(plugin)
         })
         .collect()
 }

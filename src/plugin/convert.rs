@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{self, Datom, Index, Node, Value};
+use crate::migrate::XformTx;
+use crate::model::{self, Datom, Index, NamedDatom, Node, Value};
 
 use super::bindings::eva::xform::types as wit;
 
@@ -107,6 +108,46 @@ pub fn from_wit(node: wit::Node, idents: &Idents) -> Result<(String, Node), Stri
         }),
     };
     Ok((node.key, node_out))
+}
+
+/// A rebuild-mode transaction as the guest sees it.
+pub fn tx_to_wit(tx: &XformTx) -> wit::Transaction {
+    wit::Transaction {
+        tx: tx.tx,
+        instant: tx.instant,
+        datoms: tx
+            .datoms
+            .iter()
+            .map(|d| wit::TxDatom {
+                e: d.e,
+                attribute: d.a.clone(),
+                v: value_to_wit(&d.v),
+                added: d.added,
+            })
+            .collect(),
+    }
+}
+
+/// A transaction returned by a guest, back in our types (the host checks
+/// it against the schema afterwards).
+pub fn tx_from_wit(tx: wit::Transaction) -> Result<XformTx, String> {
+    let datoms = tx
+        .datoms
+        .into_iter()
+        .map(|d| {
+            Ok(NamedDatom {
+                e: d.e,
+                a: d.attribute,
+                v: value_from_wit(d.v)?,
+                added: d.added,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(XformTx {
+        tx: tx.tx,
+        instant: tx.instant,
+        datoms,
+    })
 }
 
 fn index_to_wit(index: Index) -> wit::IndexKind {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::migrate::XformTx;
 use crate::model::Node;
 
 use super::convert::Idents;
@@ -94,8 +95,7 @@ enum Runner {
 pub struct Plugin {
     path: PathBuf,
     description: Description,
-    has_read: bool,
-    has_write: bool,
+    hooks: Hooks,
     runner: Runner,
 }
 
@@ -103,7 +103,25 @@ pub struct Plugin {
 /// called in place, else what the handle needs to know about it.
 enum Loaded {
     Inline(Box<Instance>),
-    Thread(Description, bool, bool),
+    Thread(Description, Hooks),
+}
+
+/// Which hook interfaces a component exports.
+#[derive(Debug, Clone, Copy)]
+struct Hooks {
+    read: bool,
+    write: bool,
+    tx: bool,
+}
+
+impl Hooks {
+    fn of(instance: &Instance) -> Hooks {
+        Hooks {
+            read: instance.has_read(),
+            write: instance.has_write(),
+            tx: instance.has_tx(),
+        }
+    }
 }
 
 impl Plugin {
@@ -126,11 +144,8 @@ impl Plugin {
                     let _ = ready.send(Ok(Loaded::Inline(Box::new(instance))));
                 }
                 Ok(mut instance) => {
-                    let about = Loaded::Thread(
-                        instance.description().clone(),
-                        instance.has_read(),
-                        instance.has_write(),
-                    );
+                    let about =
+                        Loaded::Thread(instance.description().clone(), Hooks::of(&instance));
                     if ready.send(Ok(about)).is_ok() {
                         for job in inbox {
                             job(&mut instance);
@@ -145,24 +160,22 @@ impl Plugin {
         let loaded = loaded
             .recv()
             .map_err(|_| load_err("its thread stopped while loading".into()))??;
-        let plugin = |description, has_read, has_write, runner| Plugin {
+        let plugin = |description, hooks, runner| Plugin {
             path: path.to_path_buf(),
             description,
-            has_read,
-            has_write,
+            hooks,
             runner,
         };
         Ok(match loaded {
             Loaded::Inline(instance) => {
                 let _ = thread.join();
                 let description = instance.description().clone();
-                let (has_read, has_write) = (instance.has_read(), instance.has_write());
-                plugin(description, has_read, has_write, Runner::Inline(instance))
+                let hooks = Hooks::of(&instance);
+                plugin(description, hooks, Runner::Inline(instance))
             }
-            Loaded::Thread(description, has_read, has_write) => plugin(
+            Loaded::Thread(description, hooks) => plugin(
                 description,
-                has_read,
-                has_write,
+                hooks,
                 Runner::Thread {
                     jobs: Some(jobs),
                     thread: Some(thread),
@@ -188,12 +201,17 @@ impl Plugin {
 
     /// Whether the component exports the read hook.
     pub fn has_read(&self) -> bool {
-        self.has_read
+        self.hooks.read
     }
 
     /// Whether the component exports the write hook.
     pub fn has_write(&self) -> bool {
-        self.has_write
+        self.hooks.write
+    }
+
+    /// Whether the component exports the rebuild-mode hook (`tx-xform`).
+    pub fn has_tx(&self) -> bool {
+        self.hooks.tx
     }
 
     /// Counters so far.
@@ -240,6 +258,11 @@ impl Plugin {
     ) -> Result<Vec<(String, Node)>, PluginError> {
         let idents = idents.clone();
         self.run(move |instance| instance.write(nodes, &idents))?
+    }
+
+    /// Runs the rebuild-mode hook on one transaction.
+    pub fn transform_tx(&mut self, tx: XformTx) -> Result<XformTx, PluginError> {
+        self.run(move |instance| instance.transform_tx(&tx))?
     }
 
     /// Asks the plugin for its end-of-run report.

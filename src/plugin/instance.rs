@@ -8,10 +8,13 @@ use std::time::Instant;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 
+use crate::migrate::XformTx;
 use crate::model::Node;
 
 use super::bindings::eva::xform::types as wit;
-use super::bindings::exports::eva::xform::{plugin as plugin_api, read_xform, write_xform};
+use super::bindings::exports::eva::xform::{
+    plugin as plugin_api, read_xform, tx_xform, write_xform,
+};
 use super::convert::{self, Idents};
 use super::handle::{Description, PluginMetrics, PluginOptions};
 use super::sandbox::HostState;
@@ -25,6 +28,7 @@ pub(super) struct Instance {
     api: plugin_api::Guest,
     read: Option<read_xform::Guest>,
     write: Option<write_xform::Guest>,
+    tx: Option<tx_xform::Guest>,
     description: Description,
     options: PluginOptions,
     metrics: PluginMetrics,
@@ -65,9 +69,10 @@ impl Instance {
             plugin_api::GuestIndices::new(&pre).map_err(|e| load_err(format!("{e:#}")))?;
         let read_idx = read_xform::GuestIndices::new(&pre).ok();
         let write_idx = write_xform::GuestIndices::new(&pre).ok();
-        if read_idx.is_none() && write_idx.is_none() {
+        let tx_idx = tx_xform::GuestIndices::new(&pre).ok();
+        if read_idx.is_none() && write_idx.is_none() && tx_idx.is_none() {
             return Err(load_err(
-                "it exports neither eva:xform/read-xform nor eva:xform/write-xform".into(),
+                "it exports none of eva:xform/read-xform, write-xform and tx-xform".into(),
             ));
         }
 
@@ -88,6 +93,10 @@ impl Instance {
             .map(|i| i.load(&mut store, &instance))
             .transpose()
             .map_err(|e| load_err(format!("{e:#}")))?;
+        let tx = tx_idx
+            .map(|i| i.load(&mut store, &instance))
+            .transpose()
+            .map_err(|e| load_err(format!("{e:#}")))?;
         let raw = api
             .call_describe(&mut store)
             .map_err(|e| load_err(format!("describe failed: {e:#}")))?;
@@ -100,6 +109,7 @@ impl Instance {
                 .map(|h| match h {
                     wit::Hook::Read => "read".to_string(),
                     wit::Hook::Write => "write".to_string(),
+                    wit::Hook::Tx => "tx".to_string(),
                 })
                 .collect(),
             wit_version: raw.wit_version,
@@ -117,6 +127,7 @@ impl Instance {
             api,
             read,
             write,
+            tx,
             description,
             options: options.clone(),
             metrics,
@@ -144,6 +155,11 @@ impl Instance {
     /// Whether the component exports the write hook.
     pub fn has_write(&self) -> bool {
         self.write.is_some()
+    }
+
+    /// Whether the component exports the rebuild-mode hook.
+    pub fn has_tx(&self) -> bool {
+        self.tx.is_some()
     }
 
     /// Counters so far.
@@ -185,6 +201,21 @@ impl Instance {
             Some(h) => h.call_transform_write(store, batch),
             None => Ok(Ok(batch.to_vec())),
         })
+    }
+
+    /// Runs the rebuild-mode hook on one transaction.
+    pub fn transform_tx(&mut self, tx: &XformTx) -> Result<XformTx, PluginError> {
+        let key = format!("(transaction {})", tx.tx);
+        let Some(hook) = self.tx.clone() else {
+            return Err(self.invalid(&key, "it has no tx-xform hook".into()));
+        };
+        let given = convert::tx_to_wit(tx);
+        self.metrics.nodes_in += 1;
+        let out = self
+            .call(&key, |store| hook.call_transform_tx(store, &given))?
+            .map_err(|e| self.guest_error(&key, e))?;
+        self.metrics.nodes_out += 1;
+        convert::tx_from_wit(out).map_err(|reason| self.invalid(&key, reason))
     }
 
     /// Asks the plugin for its end-of-run report.

@@ -17,9 +17,9 @@ mod handle;
 mod instance;
 mod sandbox;
 
-pub use adapter::{ConfiguredPlugin, Idents, load_xforms};
+pub use adapter::{ConfiguredPlugin, Idents, load_tx_xforms, load_xforms};
 pub use error::PluginError;
 pub use handle::{Description, Plugin, PluginMetrics, PluginOptions};
 
-/// The WIT package version this host implements (`eva:xform@0.1.x`).
-pub const WIT_VERSION: &str = "0.1.0";
+/// The WIT package version this host implements (`eva:xform@0.2.x`).
+pub const WIT_VERSION: &str = "0.2.0";

@@ -6,7 +6,7 @@
 
 export const plugin = {
   describe() {
-    return { name: "identity-js", version: "0.1.0", hooks: ["read", "write"], witVersion: "0.1.0" };
+    return { name: "identity-js", version: "0.1.0", hooks: ["read", "write"], witVersion: "0.2.0" };
   },
   init(_config) {},
   finish() {

@@ -25,7 +25,7 @@ def fail(message):
 class Plugin(exports.Plugin):
     def describe(self):
         return types.Description(
-            name="audit", version="0.1.0", hooks=[types.Hook.READ], wit_version="0.1.0"
+            name="audit", version="0.1.0", hooks=[types.Hook.READ], wit_version="0.2.0"
         )
 
     def init(self, config):

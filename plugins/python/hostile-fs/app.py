@@ -14,7 +14,7 @@ from wit_world.imports import types
 class Plugin(exports.Plugin):
     def describe(self):
         return types.Description(
-            name="hostile-fs", version="0.1.0", hooks=[types.Hook.READ], wit_version="0.1.0"
+            name="hostile-fs", version="0.1.0", hooks=[types.Hook.READ], wit_version="0.2.0"
         )
 
     def init(self, config):

@@ -16,7 +16,7 @@ class Plugin(exports.Plugin):
             name="identity-py",
             version="0.1.0",
             hooks=[types.Hook.READ, types.Hook.WRITE],
-            wit_version="0.1.0",
+            wit_version="0.2.0",
         )
 
     def init(self, config):

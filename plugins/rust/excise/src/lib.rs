@@ -34,7 +34,7 @@ impl plugin::Guest for Excise {
             name: "excise".into(),
             version: "0.1.0".into(),
             hooks: vec![Hook::Write],
-            wit_version: "0.1.0".into(),
+            wit_version: "0.2.0".into(),
         }
     }
 

@@ -1,13 +1,15 @@
 //! A misbehaving plugin for the host's tests, behaviour chosen by
-//! `mode=`: loop, grow, trap, dangling, unsorted, changed-value, rename-key.
+//! `mode=`: loop, grow, trap, dangling, unsorted, changed-value, rename-key
+//! (node-level hooks), and tx-unknown-attribute, tx-wrong-type,
+//! tx-changed-number (rebuild mode, from transaction 2 on).
 //! Every mode must be stopped by the host with a message naming the plugin.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "xform-plugin" });
+wit_bindgen::generate!({ path: "../../../wit", world: "host" });
 
 use std::cell::RefCell;
 
-use eva::xform::types::{Content, Description, Hook, Node, Value, XformError};
-use exports::eva::xform::{plugin, read_xform, write_xform};
+use eva::xform::types::{Content, Description, Hook, Node, Transaction, Value, XformError};
+use exports::eva::xform::{plugin, read_xform, tx_xform, write_xform};
 
 thread_local! {
     static MODE: RefCell<String> = RefCell::new(String::new());
@@ -24,8 +26,8 @@ impl plugin::Guest for Hostile {
         Description {
             name: "hostile".into(),
             version: "0.1.0".into(),
-            hooks: vec![Hook::Read, Hook::Write],
-            wit_version: "0.1.0".into(),
+            hooks: vec![Hook::Read, Hook::Write, Hook::Tx],
+            wit_version: "0.2.0".into(),
         }
     }
 
@@ -98,6 +100,29 @@ impl write_xform::Guest for Hostile {
             }
         }
         Ok(nodes)
+    }
+}
+
+impl tx_xform::Guest for Hostile {
+    fn transform_tx(mut tx: Transaction) -> Result<Transaction, XformError> {
+        if tx.tx < 2 {
+            return Ok(tx);
+        }
+        match mode().as_str() {
+            "tx-changed-number" => tx.tx += 1,
+            "tx-unknown-attribute" => {
+                if let Some(d) = tx.datoms.first_mut() {
+                    d.attribute = ":no/such-attribute".into();
+                }
+            }
+            "tx-wrong-type" => {
+                if let Some(d) = tx.datoms.iter_mut().find(|d| !matches!(d.v, Value::Boolean(_))) {
+                    d.v = Value::Boolean(true);
+                }
+            }
+            _ => {}
+        }
+        Ok(tx)
     }
 }
 

@@ -15,7 +15,7 @@ impl plugin::Guest for Identity {
             name: "identity".into(),
             version: "0.1.0".into(),
             hooks: vec![Hook::Read, Hook::Write],
-            wit_version: "0.1.0".into(),
+            wit_version: "0.2.0".into(),
         }
     }
 

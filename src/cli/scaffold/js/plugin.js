@@ -7,7 +7,7 @@
 
 export const plugin = {
   describe() {
-    return { name: "{{name}}", version: "0.1.0", hooks: ["read", "write"], witVersion: "0.1.0" };
+    return { name: "{{name}}", version: "0.1.0", hooks: ["read", "write"], witVersion: "0.2.0" };
   },
   // The --plugin-config {{name}}:KEY=VALUE pairs; refuse unknown keys.
   init(config) {
