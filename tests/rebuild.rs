@@ -1,9 +1,11 @@
 //! Rebuild mode, specified by its properties: the source's transactions
-//! replayed through transaction-level transforms (written here natively;
-//! the same rules apply to plugins) into a destination built fresh by our
-//! writer. Every scenario ends in `verify_rebuild` or an exact comparison
+//! replayed through transaction-level transforms — the example plugins
+//! compiled from `plugins/` (rename-attribute in Rust, redact in Python,
+//! drop-attribute in JavaScript), and misbehaving ones written here — into
+//! a destination built fresh by our writer. Every scenario ends in `verify_rebuild` or an exact comparison
 //! of the indexes.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use eva_admin::db::ReplayRule;
@@ -13,6 +15,7 @@ use eva_admin::migrate::{
     MigrationState, NoObserver, TxRule, TxXform, VerifyOptions, XformFailure, XformTx,
 };
 use eva_admin::model::{self, Datom, EntityId, Index, Partition, Value, builtin, entity_id};
+use eva_admin::plugin::{PluginOptions, load_tx_xforms};
 use eva_admin::store::{self, Counters, InstrumentedStore, MemStore, ValueStore};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -230,53 +233,60 @@ fn native(
     })
 }
 
-/// Renames attribute `from` to `to`: its datoms and its `:db/ident`.
-fn rename(name: &str, from: &'static str, to: &'static str) -> Box<dyn TxXform> {
-    native(name, move |mut tx| {
-        for d in &mut tx.datoms {
-            if d.a == from {
-                d.a = to.to_string();
-            }
-            if d.a == ":db/ident" && d.v == Value::Keyword(from.into()) {
-                d.v = Value::Keyword(to.into());
-            }
-        }
-        Ok(tx)
-    })
+/// A guest compiled from `plugins/` (by `bash plugins/build.sh`), loaded
+/// for rebuild mode with its configuration pairs.
+fn guest(name: &str, config: &[(&str, &str)]) -> Box<dyn TxXform> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins/out")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash plugins/build.sh` first",
+        path.display()
+    );
+    let options = PluginOptions {
+        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        ..PluginOptions::default()
+    };
+    let config = config
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut loaded = load_tx_xforms(&[(path, config)], &options).unwrap();
+    loaded.pop().unwrap()
 }
 
-/// The redacted form of a value: SHA-256 of key and value, in hex.
+/// The `rename-attribute` guest (Rust): renames attribute `from` to `to`,
+/// its datoms and its `:db/ident`.
+fn rename(from: &str, to: &str) -> Box<dyn TxXform> {
+    guest("rename-attribute", &[("from", from), ("to", to)])
+}
+
+/// The redacted form of a value: HMAC-SHA256 of the value under the key, in hex.
 fn keyed_hash(key: &str, value: &str) -> String {
-    let digest = Sha256::digest(format!("{key}\u{0}{value}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key.as_bytes());
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(value.as_bytes())
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Replaces every string value of `attr` by its keyed hash.
-fn redact(attr: &'static str, key: &'static str) -> Box<dyn TxXform> {
-    native("redact", move |mut tx| {
-        for d in tx.datoms.iter_mut().filter(|d| d.a == attr) {
-            if let Value::String(s) = &d.v {
-                d.v = Value::String(keyed_hash(key, s));
-            }
-        }
-        Ok(tx)
-    })
+/// The `redact` guest (Python): replaces every value of `attr` by its keyed hash.
+fn redact(attr: &str, key: &str) -> Box<dyn TxXform> {
+    guest("redact", &[("attributes", attr), ("key", key)])
 }
 
-/// Drops attribute `attr`: its datoms, and the datoms of the entity that
-/// defines it in the transaction that does.
-fn drop_attribute(attr: &'static str) -> Box<dyn TxXform> {
-    native("drop-age", move |mut tx| {
-        let defining: Vec<EntityId> = tx
-            .datoms
-            .iter()
-            .filter(|d| d.a == ":db/ident" && d.v == Value::Keyword(attr.into()))
-            .map(|d| d.e)
-            .collect();
-        tx.datoms
-            .retain(|d| d.a != attr && !defining.contains(&d.e));
-        Ok(tx)
-    })
+/// The `drop-attribute` guest (JavaScript): drops attribute `attr`, its
+/// datoms and the datoms of the entity that defines it.
+fn drop_attribute(attr: &str) -> Box<dyn TxXform> {
+    guest("drop-attribute", &[("attributes", attr)])
 }
 
 // ---------------------------------------------------------------- helpers
@@ -365,14 +375,20 @@ async fn a_rename_over_1000_transactions_answers_by_the_new_name_in_every_index(
     let dst = mem();
     let chain = || {
         vec![
-            rename("rename-email", EMAIL, ":person/email"),
-            rename("rename-manager", MANAGER, ":person/manager"),
+            rename(EMAIL, ":person/email"),
+            rename(MANAGER, ":person/manager"),
         ]
     };
     let report = rebuild(src.clone(), dst.clone(), chain()).await;
     assert_eq!((report.start, report.end), (0, 1002));
     assert_eq!(report.plugins.len(), 2);
-    assert_eq!(report.plugins[0].report, "rename-email done");
+    assert!(
+        report.plugins[0]
+            .report
+            .starts_with("rename-attribute: :user/email -> :person/email, "),
+        "{}",
+        report.plugins[0].report
+    );
 
     let db = Database::open(dst.clone(), DB).await.unwrap();
     let now = db.snapshot().await.unwrap();
@@ -648,7 +664,7 @@ async fn a_rename_onto_an_existing_ident_breaks_uniqueness() {
         source.store(),
         dst.clone(),
         &options(),
-        vec![rename("collide", EMAIL, NAME)],
+        vec![rename(EMAIL, NAME)],
     )
     .await
     .unwrap_err();
@@ -789,7 +805,7 @@ async fn a_rule_broken_in_a_chain_names_the_transform_that_broke_it() {
         source.store(),
         dst.clone(),
         &options(),
-        vec![rename("rename-email", EMAIL, ":person/email"), invent],
+        vec![rename(EMAIL, ":person/email"), invent],
     )
     .await
     .unwrap_err();
@@ -805,7 +821,7 @@ async fn a_rule_broken_in_a_chain_names_the_transform_that_broke_it() {
 async fn an_interrupted_rebuild_resumes_to_an_equal_database_wherever_it_stopped() {
     let source = source(60).await;
     let src = source.store();
-    let xforms = || vec![rename("rename-email", EMAIL, ":person/email")];
+    let xforms = || vec![rename(EMAIL, ":person/email")];
     let probe = Arc::new(InstrumentedStore::new(mem()));
     rebuild(src.clone(), probe.clone(), xforms()).await;
     let total = created(&probe.counters);
@@ -1023,5 +1039,45 @@ impl MigrationObserver for Progress {
     }
     fn finished(&mut self, _stats: &CopyStats) {
         self.finished = true;
+    }
+}
+
+/// The compiled `hostile` guest's rebuild modes (from transaction 2 on) are
+/// stopped with the named rule, naming the plugin, the transaction and the
+/// datom, before anything becomes visible in the destination.
+#[tokio::test]
+async fn a_hostile_plugin_is_stopped_with_the_named_rule() {
+    let source = source(10).await;
+    for mode in ["tx-unknown-attribute", "tx-wrong-type", "tx-changed-number"] {
+        let dst = mem();
+        let hostile = guest("hostile", &[("mode", mode)]);
+        let err = rebuild_with(source.store(), dst.clone(), &options(), vec![hostile])
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        let MigrateError::TxRejected(rejection) = &err else {
+            panic!("{mode}: {text}");
+        };
+        assert_eq!(
+            (rejection.plugin.as_str(), rejection.tx),
+            ("hostile", 2),
+            "{text}"
+        );
+        let named = match &rejection.rule {
+            TxRule::Datom(ReplayRule::UnknownAttribute { ident }) => {
+                ident == ":no/such-attribute" && mode == "tx-unknown-attribute"
+            }
+            TxRule::Datom(ReplayRule::WrongValueType { .. }) => mode == "tx-wrong-type",
+            TxRule::ChangedTx { from: 2, to: 3 } => mode == "tx-changed-number",
+            _ => false,
+        };
+        assert!(named, "{mode}: {text}");
+        if let Some(datom) = &rejection.datom {
+            assert!(text.contains(&datom.to_string()), "{text}");
+        }
+        assert!(
+            dst.get(DB, DB).await.unwrap().is_none(),
+            "{mode}: no database-info"
+        );
     }
 }
