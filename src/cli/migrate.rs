@@ -197,10 +197,11 @@ pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Resu
             args.db, report.end
         );
     } else {
-        let verb = if report.dry_run {
-            "would copy"
-        } else {
-            "copied"
+        let verb = match (report.dry_run, args.rebuild) {
+            (true, false) => "would copy",
+            (false, false) => "copied",
+            (true, true) => "would rebuild",
+            (false, true) => "rebuilt",
         };
         println!(
             "{verb} entries {}..{} of database `{}`: {} nodes ({} bytes) written, {} already present, {} subtrees pruned, in {:.2}s ({:.0} nodes/s, {:.1} MB/s)",
