@@ -253,10 +253,22 @@ pub async fn run_status(args: StatusArgs, global: &GlobalArgs) -> anyhow::Result
             .map_or("none yet".into(), |h| h.to_string())
     );
     println!("identity:          {}", status.identity);
+    if let Some(rebuild) = &status.rebuild {
+        println!(
+            "rebuilt through:   {} (source identity {})",
+            rebuild.transform_list(),
+            rebuild.source_identity
+        );
+    }
     println!("updated:           {}", status.updated);
     if status.state != MigrationState::Complete {
+        let mode = if status.rebuild.is_some() {
+            " --rebuild --plugin … (the same plugins)"
+        } else {
+            ""
+        };
         println!(
-            "resume with:       eva-admin migrate SOURCE {} --db {}",
+            "resume with:       eva-admin migrate SOURCE {} --db {}{mode}",
             dst.url(),
             args.db
         );
