@@ -389,7 +389,7 @@ fn a_plugin_for_another_wit_version_is_refused_naming_both_versions() {
         .unwrap();
     assert!(matches!(err, PluginError::UnsupportedWit { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("@9.0.0") && text.contains("@0.1.x"), "{text}");
+    assert!(text.contains("@9.0.0") && text.contains("@0.2.x"), "{text}");
 }
 
 #[test]
