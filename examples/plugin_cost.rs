@@ -1,6 +1,7 @@
 //! Measures what a plugin costs per node: the identity plugins (Rust,
 //! Python, JavaScript) called on real index leaves of a generated database,
-//! at batch sizes 1, 16 and 256, conversions both ways included.
+//! at batch sizes 1, 16 and 256, conversions both ways included. The same
+//! measurement (Rust identity only) is part of `eva-admin bench` (P2).
 //!
 //! ```sh
 //! bash plugins/build.sh
@@ -9,12 +10,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
+use eva_admin::bench::plugin_cost::{
+    BATCH_SIZES, cost_per_node, idents_of, mean_datoms, sample_leaves,
+};
 use eva_admin::db::Database;
 use eva_admin::db::generate::{GenerateOptions, generate};
-use eva_admin::model::{self, Node};
-use eva_admin::plugin::{Idents, Plugin, PluginOptions};
+use eva_admin::plugin::{Plugin, PluginOptions};
 use eva_admin::store::{MemStore, ValueStore};
 
 #[tokio::main]
@@ -42,47 +44,22 @@ async fn main() -> anyhow::Result<()> {
         |_| {},
     )
     .await?;
-    let schema = db.snapshot().await?.schema().clone();
-    let idents = Arc::new(Idents::new(
-        schema.attributes().map(|a| (a.id, a.ident.clone())),
-    ));
-    let mut leaves = Vec::new();
-    let mut after: Option<String> = None;
-    while leaves.len() < 2048 {
-        let page = store.scan("bench", after.as_deref(), 1000).await?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(last.clone());
-        for (key, bytes) in page {
-            if let Ok(node @ Node::IndexLeaf(_)) = model::decode(&bytes) {
-                leaves.push((key, node));
-            }
-        }
-    }
-    let avg: usize = leaves
-        .iter()
-        .map(|(_, n)| match n {
-            Node::IndexLeaf(l) => l.datoms.len(),
-            _ => 0,
-        })
-        .sum::<usize>()
-        / leaves.len().max(1);
-    println!("{} leaves of {avg} datoms on average", leaves.len());
+    let idents = Arc::new(idents_of(&db).await?);
+    let leaves = sample_leaves(store.as_ref(), "bench", 2048).await?;
+    println!(
+        "{} leaves of {:.0} datoms on average",
+        leaves.len(),
+        mean_datoms(&leaves)
+    );
     for path in paths {
         let mut plugin = Plugin::load(&path, &PluginOptions::default())?;
         plugin.init(&[])?;
         // A warm-up pass, then the best of three passes per batch size.
-        for chunk in leaves.chunks(16) {
-            plugin.read(chunk.to_vec(), &idents)?;
-        }
-        for batch in [1usize, 16, 256] {
+        cost_per_node(&mut plugin, &leaves, &idents, 16)?;
+        for batch in BATCH_SIZES {
             let mut best = f64::MAX;
             for _ in 0..3 {
-                let started = Instant::now();
-                let mut nodes = 0;
-                for chunk in leaves.chunks(batch) {
-                    nodes += plugin.read(chunk.to_vec(), &idents)?.len();
-                }
-                best = best.min(started.elapsed().as_secs_f64() / nodes as f64 * 1e6);
+                best = best.min(cost_per_node(&mut plugin, &leaves, &idents, batch)?);
             }
             println!(
                 "{:<14} batch {batch:>3}: {best:8.1} µs per node (best of 3 passes over {} leaves)",

@@ -2,6 +2,7 @@
 //! and turning errors into messages and exit codes. Nothing else in the
 //! crate depends on this module.
 
+mod bench;
 mod db;
 mod logging;
 mod migrate;
@@ -90,6 +91,15 @@ enum Command {
     /// Work with WebAssembly plugins: check one against a store, or scaffold a new one.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Measure migration against a raw copy of the same bytes, and what
+    /// plugins, incremental runs, memory, verify and rebuild cost.
+    ///
+    /// Generates a demo database of the chosen size in temporary sled
+    /// stores, takes each measure side by side (baseline then subject) at
+    /// least 3 times, and writes the medians and spreads against their
+    /// targets to BENCHMARKS.md and as JSON. Removes every store it made.
+    /// See docs/performance.md.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the command line on the process's arguments; returns the exit code.
@@ -130,6 +140,7 @@ where
             Command::Status(args) => migrate::run_status(args, &cli.global).await,
             Command::Verify(args) => migrate::run_verify(args, &cli.global).await,
             Command::Plugin(command) => plugin::run(command, &cli.global).await,
+            Command::Bench(args) => bench::run_bench(args, &cli.global).await,
         }
     });
     // Do not wait for stray blocking tasks (e.g. a hung driver) on the way out.
