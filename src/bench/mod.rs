@@ -45,6 +45,7 @@ pub use report::{BenchReport, DatabaseFacts, Measure, Part, Target, Unit};
 pub use size::{Size, Workload};
 pub use stats::Summary;
 
+use crate::plugin::PluginOptions;
 use lab::Lab;
 use measure::Pairs;
 use measure::copy::Backend;
@@ -68,6 +69,8 @@ pub struct BenchOptions {
     pub postgres: Option<String>,
     /// Where `identity.wasm` is (measure P2).
     pub plugin_dir: PathBuf,
+    /// The sandbox and compile cache of the plugins loaded.
+    pub plugin_options: PluginOptions,
     /// The `eva-admin` executable the memory measure (P4) runs as child
     /// processes; `None` skips P4.
     pub exe: Option<PathBuf>,
@@ -83,6 +86,7 @@ impl BenchOptions {
             dir: None,
             postgres: None,
             plugin_dir: PathBuf::from("plugins/out"),
+            plugin_options: PluginOptions::default(),
             exe: None,
         }
     }
@@ -204,14 +208,21 @@ async fn measure_all(
     if identity.is_file() {
         progress.phase("P2 identity plugin", runs as u64);
         let pairs =
-            measure::identity_vs_none(lab, &identity, runs, &mut || progress.step()).await?;
-        p2.throughputs(&pairs, bytes, "without plugins", "with identity");
-        progress.phase("P2 cost per node", runs as u64);
-        let (samples, datoms) =
-            measure::host_cost_per_node(lab, &identity, &BATCH_SIZES, runs, &mut || {
+            measure::identity_vs_none(lab, &identity, &options.plugin_options, runs, &mut || {
                 progress.step()
             })
             .await?;
+        p2.throughputs(&pairs, bytes, "without plugins", "with identity");
+        progress.phase("P2 cost per node", runs as u64);
+        let (samples, datoms) = measure::host_cost_per_node(
+            lab,
+            &identity,
+            &options.plugin_options,
+            &BATCH_SIZES,
+            runs,
+            &mut || progress.step(),
+        )
+        .await?;
         for (m, samples) in costs.iter_mut().zip(samples) {
             m.how = format!(
                 "Per run: identity.wasm's read hook called on up to 2048 of the source's index leaves ({datoms:.0} datoms each on average), {} node(s) per call, conversions both ways included; time ÷ nodes.",

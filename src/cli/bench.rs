@@ -108,6 +108,7 @@ pub async fn run_bench(args: BenchArgs, global: &GlobalArgs) -> anyhow::Result<i
         postgres: args.postgres.clone(),
         plugin_dir: args.plugin_dir.clone(),
         exe,
+        ..BenchOptions::new(args.size.into())
     };
     let mut progress = CliProgress::new(global.quiet);
     let report = bench::run(&options, &mut progress)

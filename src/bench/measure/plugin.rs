@@ -23,6 +23,7 @@ const LEAVES: usize = 2048;
 pub(crate) async fn identity_vs_none(
     lab: &mut Lab,
     plugin: &Path,
+    options: &PluginOptions,
     runs: usize,
     tick: Tick<'_>,
 ) -> Result<Pairs, BenchError> {
@@ -33,7 +34,7 @@ pub(crate) async fn identity_vs_none(
         let (_, plain_secs) = migrate_timed(lab, &lab.source, &plain.store, &mut []).await?;
         lab.discard(plain).await?;
 
-        let mut xforms = load(plugin, idents.clone()).await?;
+        let mut xforms = load(plugin, options, idents.clone()).await?;
         let through = lab.sled("p2-plugin").await?;
         let (_, plugin_secs) = migrate_timed(lab, &lab.source, &through.store, &mut xforms).await?;
         lab.discard(through).await?;
@@ -51,6 +52,7 @@ pub(crate) async fn identity_vs_none(
 pub(crate) async fn host_cost_per_node(
     lab: &Lab,
     plugin: &Path,
+    options: &PluginOptions,
     batches: &[usize],
     runs: usize,
     tick: Tick<'_>,
@@ -60,10 +62,11 @@ pub(crate) async fn host_cost_per_node(
     let mean = mean_datoms(&leaves);
     let path = plugin.to_path_buf();
     let shown = plugin.to_path_buf();
+    let options = options.clone();
     let mut plugin = blocking(&shown, {
         let (leaves, idents) = (leaves.clone(), idents.clone());
         move || {
-            let mut plugin = Plugin::load(&path, &PluginOptions::default())?;
+            let mut plugin = Plugin::load(&path, &options)?;
             plugin.init(&[])?;
             cost_per_node(&mut plugin, &leaves, &idents, 16)?;
             Ok(plugin)
@@ -110,10 +113,12 @@ async fn source_idents(lab: &Lab) -> Result<Idents, BenchError> {
 }
 
 /// Loads `plugin` as the only transform, off the async threads.
-async fn load(plugin: &Path, idents: Idents) -> Result<Vec<Box<dyn NodeXform>>, BenchError> {
+async fn load(
+    plugin: &Path,
+    options: &PluginOptions,
+    idents: Idents,
+) -> Result<Vec<Box<dyn NodeXform>>, BenchError> {
     let configured = vec![(plugin.to_path_buf(), Vec::new())];
-    blocking(plugin, move || {
-        load_xforms(&configured, &PluginOptions::default(), idents)
-    })
-    .await
+    let options = options.clone();
+    blocking(plugin, move || load_xforms(&configured, &options, idents)).await
 }
