@@ -111,9 +111,21 @@ pub async fn run_bench(args: BenchArgs, global: &GlobalArgs) -> anyhow::Result<i
         ..BenchOptions::new(args.size.into())
     };
     let mut progress = CliProgress::new(global.quiet);
-    let report = bench::run(&options, &mut progress)
-        .await
-        .context("running the benchmark; the stores it made were removed")?;
+    // On Ctrl-C the bench is dropped, which deletes its temporary directory.
+    let report = tokio::select! {
+        report = bench::run(&options, &mut progress) => {
+            report.context("running the benchmark; the stores it made were removed")?
+        }
+        _ = tokio::signal::ctrl_c() => anyhow::bail!(
+            "interrupted; the bench's temporary sled stores were removed{}",
+            if options.postgres.is_some() {
+                " (its namespace eva-admin-bench-… in the PostgreSQL store may remain: \
+                 DELETE FROM eva_kv WHERE namespace LIKE 'eva-admin-bench-%')"
+            } else {
+                ""
+            }
+        ),
+    };
     let json = args
         .json
         .clone()
