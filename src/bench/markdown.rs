@@ -12,14 +12,18 @@ pub fn render(report: &BenchReport) -> String {
     let mut out = String::new();
     let m = &report.machine;
     let _ = writeln!(out, "# Benchmarks\n");
+    let postgres = report
+        .measure("P1-postgres")
+        .is_some_and(|m| m.result.is_some());
     let _ = writeln!(
         out,
-        "Written by `eva-admin bench --size {} --runs {}` on {} ({:.0} s). \
+        "Written by `eva-admin bench --size {} --runs {}{}` on {} ({:.0} s). \
          Every measure is a ratio of two quantities taken side by side in each run; \
          the median over the runs is compared with the target. \
          How to run it and what each measure means: [docs/performance.md](docs/performance.md).\n",
         report.size.name(),
         report.runs,
+        if postgres { " --postgres URL" } else { "" },
         report.started,
         report.elapsed_seconds
     );
@@ -68,11 +72,7 @@ pub fn render(report: &BenchReport) -> String {
     let _ = writeln!(out, "\n## How each is taken\n");
     for measure in &report.measures {
         if !measure.how.is_empty() {
-            let _ = writeln!(
-                out,
-                "- **{}** ({}): {}",
-                measure.id, measure.what, measure.how
-            );
+            let _ = writeln!(out, "- **{}**: {}", measure.id, measure.how);
         }
     }
     out

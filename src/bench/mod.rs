@@ -165,10 +165,19 @@ async fn measure_all(
             Backend::Sled => ("P1-sled", "sled→sled"),
             Backend::Postgres => ("P1-postgres", "sled→PostgreSQL"),
         };
+        let into = match backend {
+            Backend::Sled => "an empty sled store, then a full migration into another",
+            Backend::Postgres => {
+                "the bench's namespace in the PostgreSQL store, then (the namespace emptied) a full migration into it"
+            }
+        };
         let mut m = Measure::new(
             id,
             &format!("full migration ÷ raw key-value copy, {name} (throughput)"),
-            "Per run: a raw copy (scan the source namespace in pages of 256, create_many each page) into an empty store, then a full migration into another empty store of the same backend; throughput = source bytes ÷ wall time, flush included.",
+            &format!(
+                "Per run: a raw copy (scan the source namespace in pages of {}, create_many each page) into {into}; throughput = source bytes ÷ wall time, flush included.",
+                lab::PAGE
+            ),
             Unit::Ratio,
             Some(Target::AtLeast(0.8)),
         );
@@ -260,7 +269,7 @@ async fn measure_all(
     let mut p4 = Measure::new(
         "P4",
         "peak resident memory migrating a database 10× larger ÷ the smaller one",
-        "Per run: `eva-admin migrate` of the source and then of a database of 10× its transactions, each a child process into an empty sled store; peak resident set size from wait4's rusage (ru_maxrss) when the child is reaped.",
+        "Per run: `eva-admin migrate` of the source and then of a database of 10× its transactions, each a child process into an empty sled store; its peak resident set size is VmHWM of /proc/<pid>/status read every 2 ms, or wait4's ru_maxrss when that exceeds the bench's own peak.",
         Unit::Ratio,
         Some(Target::AtMost(1.3)),
     );
