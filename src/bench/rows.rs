@@ -1,0 +1,244 @@
+//! The rows of the report: each measure's words and target, its samples
+//! taken (with a phase of progress) and turned into a ratio and the
+//! quantities behind it.
+
+use super::lab::{Lab, PAGE};
+use super::measure::{self, Pairs, copy::Backend};
+use super::plugin_cost::BATCH_SIZES;
+use super::report::{Measure, Part, Target, Unit};
+use super::stats::Summary;
+use super::{BenchError, BenchOptions, BenchProgress};
+
+/// P1: full migration ÷ raw copy, into sled or PostgreSQL (skipped
+/// without `--postgres`).
+pub(super) async fn copy(
+    lab: &mut Lab,
+    backend: Backend,
+    runs: usize,
+    progress: &mut dyn BenchProgress,
+) -> Result<Measure, BenchError> {
+    let (id, name, into) = match backend {
+        Backend::Sled => (
+            "P1-sled",
+            "sled→sled",
+            "an empty sled store, then a full migration into another",
+        ),
+        Backend::Postgres => (
+            "P1-postgres",
+            "sled→PostgreSQL",
+            "the bench's namespace in the PostgreSQL store, then (the namespace emptied) a full migration into it",
+        ),
+    };
+    let mut m = Measure::new(
+        id,
+        &format!("full migration ÷ raw key-value copy, {name} (throughput)"),
+        &format!(
+            "Per run: a raw copy (scan the source namespace in pages of {PAGE}, create_many each page) into {into}; throughput = source bytes ÷ wall time, flush included."
+        ),
+        Unit::Ratio,
+        Some(Target::AtLeast(0.8)),
+    );
+    if backend == Backend::Postgres && lab.postgres_url().is_none() {
+        m.skip("no --postgres");
+        return Ok(m);
+    }
+    progress.phase(&format!("P1 {name}"), runs as u64);
+    match measure::migration_vs_raw_copy(lab, backend, runs, &mut || progress.step()).await? {
+        None => m.skip("no --postgres"),
+        Some(pairs) => m.throughputs(&pairs, lab.facts.bytes, "raw copy", "migration"),
+    }
+    Ok(m)
+}
+
+/// P2: migration through identity.wasm ÷ without plugins, then the host's
+/// cost per node at each batch size (all skipped without identity.wasm).
+pub(super) async fn plugin(
+    lab: &mut Lab,
+    options: &BenchOptions,
+    progress: &mut dyn BenchProgress,
+) -> Result<Vec<Measure>, BenchError> {
+    let mut p2 = Measure::new(
+        "P2",
+        "full migration with the identity plugin ÷ without plugins (throughput)",
+        "Per run: a full migration into an empty sled store without plugins, then one through identity.wasm (read and write hooks, every batch unchanged; loaded before the clock starts).",
+        Unit::Ratio,
+        Some(Target::AtLeast(0.85)),
+    );
+    let mut costs: Vec<Measure> = BATCH_SIZES
+        .iter()
+        .map(|batch| {
+            Measure::new(
+                &format!("P2-batch-{batch}"),
+                &format!("host's cost per node of a plugin call, batch {batch}"),
+                "",
+                Unit::Microseconds,
+                None,
+            )
+        })
+        .collect();
+    let identity = options.plugin_dir.join("identity.wasm");
+    if !identity.is_file() {
+        let why = format!(
+            "no identity.wasm in {} (build it: bash plugins/build.sh; or pass --plugin-dir)",
+            options.plugin_dir.display()
+        );
+        for m in std::iter::once(&mut p2).chain(&mut costs) {
+            m.skip(&why);
+        }
+        return Ok(std::iter::once(p2).chain(costs).collect());
+    }
+    let (runs, sandbox) = (options.runs, &options.plugin_options);
+    progress.phase("P2 identity plugin", runs as u64);
+    let pairs =
+        measure::identity_vs_none(lab, &identity, sandbox, runs, &mut || progress.step()).await?;
+    p2.throughputs(&pairs, lab.facts.bytes, "without plugins", "with identity");
+    progress.phase("P2 cost per node", runs as u64);
+    let (samples, datoms) =
+        measure::host_cost_per_node(lab, &identity, sandbox, &BATCH_SIZES, runs, &mut || {
+            progress.step()
+        })
+        .await?;
+    for ((m, samples), batch) in costs.iter_mut().zip(samples).zip(BATCH_SIZES) {
+        m.how = format!(
+            "Per run: identity.wasm's read hook called on up to 2048 of the source's index leaves ({datoms:.0} datoms each on average), {batch} node(s) per call, conversions both ways included; time ÷ nodes."
+        );
+        m.result = Summary::of(samples);
+    }
+    Ok(std::iter::once(p2).chain(costs).collect())
+}
+
+/// P3: incremental run after 1 % growth ÷ full run.
+pub(super) async fn incremental(
+    lab: &mut Lab,
+    runs: usize,
+    progress: &mut dyn BenchProgress,
+) -> Result<Measure, BenchError> {
+    let mut m = Measure::new(
+        "P3",
+        "incremental run after the source grew by 1 % ÷ full run (time)",
+        "Per run: a byte-exact copy of the source is migrated in full into an empty sled store; it then grows by 1 % of its transactions (at least one) and the same migration runs again, copying what is new.",
+        Unit::Ratio,
+        Some(Target::AtMost(0.03)),
+    );
+    progress.phase("P3 incremental run", runs as u64);
+    let pairs = measure::incremental_vs_full(lab, runs, &mut || progress.step()).await?;
+    m.result = Summary::of(pairs.ratios());
+    m.part("full run", Unit::Seconds, &pairs.baseline);
+    m.part("incremental run", Unit::Seconds, &pairs.subject);
+    Ok(m)
+}
+
+/// P4: peak memory migrating the 10× database ÷ the source (skipped
+/// without an executable to run).
+pub(super) async fn memory(
+    lab: &mut Lab,
+    options: &BenchOptions,
+    progress: &mut dyn BenchProgress,
+) -> Result<Measure, BenchError> {
+    let mut m = Measure::new(
+        "P4",
+        "peak resident memory migrating a database 10× larger ÷ the smaller one",
+        "Per run: `eva-admin migrate` of the source and then of a database of 10× its transactions, each a child process into an empty sled store; its peak resident set size is VmHWM of /proc/<pid>/status read every 2 ms, or wait4's ru_maxrss when that exceeds the bench's own peak.",
+        Unit::Ratio,
+        Some(Target::AtMost(1.3)),
+    );
+    let Some(exe) = &options.exe else {
+        m.skip("no eva-admin executable to run as a child process");
+        return Ok(m);
+    };
+    let large = lab.workload.scaled(measure::FACTOR).txs;
+    progress.phase("P4 generating the 10× larger database", large);
+    let sources = measure::MemorySources::make(lab, |_| progress.step()).await?;
+    progress.phase("P4 peak memory", options.runs as u64);
+    let pairs =
+        measure::peak_memory(lab, exe, &sources, options.runs, &mut || progress.step()).await;
+    sources.remove()?;
+    let pairs = pairs?;
+    let mib =
+        |bytes: &[f64]| -> Vec<f64> { bytes.iter().map(|b| b / f64::from(1 << 20)).collect() };
+    m.result = Summary::of(pairs.ratios());
+    m.part("peak RSS, source", Unit::Mebibytes, &mib(&pairs.baseline));
+    m.part(
+        "peak RSS, 10× source",
+        Unit::Mebibytes,
+        &mib(&pairs.subject),
+    );
+    Ok(m)
+}
+
+/// P5: verify throughput ÷ migration throughput.
+pub(super) async fn verify(
+    lab: &mut Lab,
+    runs: usize,
+    progress: &mut dyn BenchProgress,
+) -> Result<Measure, BenchError> {
+    let mut m = Measure::new(
+        "P5",
+        "verify throughput ÷ migration throughput",
+        "Per run: a full migration into an empty sled store, then `verify` of the source against it (four indexes current and history, every entry, every node reachable); throughput = source bytes ÷ wall time.",
+        Unit::Ratio,
+        Some(Target::AtLeast(1.0)),
+    );
+    progress.phase("P5 verify", runs as u64);
+    let pairs = measure::verify_vs_migration(lab, runs, &mut || progress.step()).await?;
+    m.throughputs(&pairs, lab.facts.bytes, "migration", "verify");
+    Ok(m)
+}
+
+/// Rebuild mode (no transforms) ÷ plain migration; no target yet.
+pub(super) async fn rebuild(
+    lab: &mut Lab,
+    runs: usize,
+    progress: &mut dyn BenchProgress,
+) -> Result<Measure, BenchError> {
+    let mut m = Measure::new(
+        "rebuild",
+        "rebuild mode throughput ÷ plain migration (no transforms)",
+        "Per run: a full migration into an empty sled store, then `migrate --rebuild` with no transforms (every transaction replayed through the writer) into another.",
+        Unit::Ratio,
+        None,
+    );
+    progress.phase("rebuild mode", runs as u64);
+    let pairs = measure::rebuild_vs_migration(lab, runs, &mut || progress.step()).await?;
+    m.throughputs(&pairs, lab.facts.bytes, "migration", "rebuild");
+    Ok(m)
+}
+
+impl Measure {
+    fn new(id: &str, what: &str, how: &str, unit: Unit, target: Option<Target>) -> Measure {
+        Measure {
+            id: id.to_string(),
+            what: what.to_string(),
+            how: how.to_string(),
+            unit,
+            result: None,
+            target,
+            skipped: None,
+            parts: Vec::new(),
+        }
+    }
+
+    fn skip(&mut self, why: &str) {
+        self.skipped = Some(why.to_string());
+    }
+
+    fn part(&mut self, name: &str, unit: Unit, samples: &[f64]) {
+        if let Some(summary) = Summary::of(samples.to_vec()) {
+            self.parts.push(Part {
+                name: name.to_string(),
+                unit,
+                summary,
+            });
+        }
+    }
+
+    /// The result from seconds taken side by side: the subject's throughput
+    /// over the baseline's, and both throughputs in MB/s of `bytes`.
+    fn throughputs(&mut self, pairs: &Pairs, bytes: u64, baseline: &str, subject: &str) {
+        self.result = Summary::of(pairs.inverse_ratios());
+        let rate =
+            |secs: &[f64]| -> Vec<f64> { secs.iter().map(|s| bytes as f64 / s / 1e6).collect() };
+        self.part(baseline, Unit::MegabytesPerSecond, &rate(&pairs.baseline));
+        self.part(subject, Unit::MegabytesPerSecond, &rate(&pairs.subject));
+    }
+}
