@@ -62,7 +62,7 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
 
     /// A PostgreSQL store to measure sled→PostgreSQL too, e.g.
-    /// postgres://eva@localhost:5432/eva. The bench writes only into a
+    /// postgres://USER@HOST:PORT/DB. The bench writes only into a
     /// namespace of its own (a fresh database id), emptied between copies
     /// and at the end. Without it that row says skipped.
     #[arg(long, value_name = "URL")]
