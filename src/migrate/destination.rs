@@ -4,12 +4,16 @@
 //! written by compare-and-set, and the final move of the roots. Shared by
 //! plain migration and rebuild.
 
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
 use crate::db::DbError;
 use crate::model::{self, DatabaseInfo, Node, TxLogHead};
 use crate::store::ValueStore;
 
-use super::MigrateError;
+use super::copier::CopyStats;
 use super::status::{MigrationState, MigrationStatus, RebuildRecord, read_status, write_status};
+use super::{MigrateError, MigrateOptions, MigrationObserver, MigrationReport};
 
 /// What a run writes into the destination; a destination holds one or the
 /// other, never a mix.
@@ -56,6 +60,42 @@ impl Destination {
             && self.head == Some(end)
             && self.info_raw.as_deref() == Some(info_bytes)
             && complete
+    }
+
+    /// The range a run copies (from the resume point to `end`, capped by
+    /// `limit_entries`) and its empty report; `Break` with the finished
+    /// report when the destination is already complete, `Continue` after
+    /// telling the observer the run started.
+    pub(crate) fn begin_run(
+        &self,
+        end: u64,
+        info_bytes: &[u8],
+        options: &MigrateOptions,
+        started: Instant,
+        observer: &mut dyn MigrationObserver,
+    ) -> ControlFlow<MigrationReport, MigrationReport> {
+        let start = self.resume_point();
+        let end = options
+            .limit_entries
+            .map_or(end, |n| end.min(start.saturating_add(n)));
+        let mut report = MigrationReport {
+            start,
+            end,
+            previous_head: self.head,
+            up_to_date: false,
+            dry_run: options.dry_run,
+            stats: CopyStats::default(),
+            plugins: Vec::new(),
+            elapsed: Duration::ZERO,
+        };
+        if self.up_to_date(start, end, info_bytes) {
+            report.up_to_date = true;
+            report.elapsed = started.elapsed();
+            observer.finished(&report.stats);
+            return ControlFlow::Break(report);
+        }
+        observer.started(start, end);
+        ControlFlow::Continue(report)
     }
 
     /// Whether the destination holds nothing of the database.

@@ -2,6 +2,7 @@
 //! the status record, copy entries in post-order with checkpoints, then move
 //! the destination's roots (head, then database-info) by compare-and-set.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,28 +110,11 @@ pub async fn migrate(
     let found = read_destination(dst.as_ref(), &info, &options.status_suffix, Mode::Plain).await?;
     check_destination(&found, &info, end)?;
 
-    let start = found.resume_point();
-    let end = options
-        .limit_entries
-        .map_or(end, |n| end.min(start.saturating_add(n)));
-    let mut report = MigrationReport {
-        start,
-        end,
-        previous_head: found.head,
-        up_to_date: false,
-        dry_run: options.dry_run,
-        stats: CopyStats::default(),
-        plugins: Vec::new(),
-        elapsed: Duration::ZERO,
+    let mut report = match found.begin_run(end, &info_bytes, options, started, observer) {
+        ControlFlow::Break(done) => return Ok(done),
+        ControlFlow::Continue(report) => report,
     };
-    if found.up_to_date(start, end, &info_bytes) {
-        report.up_to_date = true;
-        report.elapsed = started.elapsed();
-        observer.finished(&report.stats);
-        return Ok(report);
-    }
-
-    observer.started(start, end);
+    let (start, end) = (report.start, report.end);
     let mut status = MigrationStatus {
         state: MigrationState::InProgress,
         last_migrated: start.checked_sub(1),

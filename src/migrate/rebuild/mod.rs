@@ -31,8 +31,9 @@
 mod chain;
 mod source;
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
@@ -84,28 +85,11 @@ pub async fn rebuild(
     )
     .await?;
     check_destination(&found, &info, end)?;
-    let start = found.resume_point();
-    let end = options
-        .limit_entries
-        .map_or(end, |n| end.min(start.saturating_add(n)));
-    let mut report = MigrationReport {
-        start,
-        end,
-        previous_head: found.head,
-        up_to_date: false,
-        dry_run: options.dry_run,
-        stats: CopyStats::default(),
-        plugins: Vec::new(),
-        elapsed: Duration::ZERO,
+    let mut report = match found.begin_run(end, &info_bytes, options, started, observer) {
+        ControlFlow::Break(done) => return Ok(done),
+        ControlFlow::Continue(report) => report,
     };
-    if found.up_to_date(start, end, &info_bytes) {
-        report.up_to_date = true;
-        report.elapsed = started.elapsed();
-        observer.finished(&report.stats);
-        return Ok(report);
-    }
-
-    observer.started(start, end);
+    let (start, end) = (report.start, report.end);
     let mut checkpoints = Checkpoints {
         writer: StatusWriter {
             dst: dst.as_ref(),
