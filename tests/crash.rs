@@ -43,7 +43,7 @@ fn kill_after(args: &[&str], cache: Option<&std::path::Path>, after: Duration) -
 }
 
 /// `migrate SRC DST` with small checkpoints and batches, so kills land mid-run.
-fn small_steps<'a>(src: &'a str, dst: &'a str) -> [&'a str; 9] {
+fn small_steps<'a>(src: &'a str, dst: &'a str) -> [&'a str; 11] {
     [
         "migrate",
         src,
@@ -52,6 +52,8 @@ fn small_steps<'a>(src: &'a str, dst: &'a str) -> [&'a str; 9] {
         "demo",
         "--log-every",
         "5",
+        "--checkpoint-secs",
+        "0",
         "--batch-size",
         "32",
     ]

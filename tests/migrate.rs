@@ -4,6 +4,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use eva_admin::db::{Database, EntityRef, InputValue, TxOp};
 use eva_admin::migrate::{
@@ -220,6 +221,7 @@ async fn interrupted_migration_resumes_to_an_equivalent_copy() {
     let failing = Arc::new(InstrumentedStore::new(dst_inner.clone()).failing_after(700));
     let options = MigrateOptions {
         log_every: 10,
+        checkpoint_interval: Duration::ZERO,
         batch_size: 32,
         ..MigrateOptions::default()
     };
@@ -259,6 +261,7 @@ async fn cancelled_run_resumes_to_an_equivalent_copy() {
     source.grow(320, 2).await;
     let options = MigrateOptions {
         log_every: 5,
+        checkpoint_interval: Duration::ZERO,
         batch_size: 16,
         ..MigrateOptions::default()
     };
@@ -549,4 +552,43 @@ async fn migrates_across_every_backend() {
         assert_equivalent(source.store(), to.clone()).await;
         from = to;
     }
+}
+
+/// Without transforms nodes are not built, only their links read; a node
+/// that does not decode must still stop the run, named, before any root moves.
+#[tokio::test]
+async fn a_corrupt_source_node_stops_the_run_naming_it() {
+    let mut source = Source::create(mem()).await;
+    source.grow(40, 3).await;
+    let src = source.store();
+    let mut leaves = Vec::new();
+    for (key, bytes) in src.scan(DB, None, usize::MAX).await.unwrap() {
+        if let Ok(Node::IndexLeaf(_)) = model::decode(&bytes) {
+            leaves.push((key, bytes));
+        }
+    }
+    // One leaf cut short, one whose datom count says more than it holds.
+    let (cut_key, cut) = leaves.first().cloned().unwrap();
+    let (bent_key, mut bent) = leaves.last().cloned().unwrap();
+    bent[3] = 0xee;
+    assert!(
+        model::decode(&bent).is_err(),
+        "the bent leaf must not decode"
+    );
+    for (key, old, new) in [
+        (&cut_key, &cut, cut[..cut.len() / 2].to_vec()),
+        (&bent_key, &leaves.last().unwrap().1, bent.clone()),
+    ] {
+        let outcome = src.replace(DB, key, Some(old), &new).await.unwrap();
+        assert!(outcome.replaced());
+    }
+    let dst = mem();
+    let err = migrate_all_err(src, dst.clone()).await;
+    let message = err.to_string();
+    assert!(
+        message.contains("corrupt node")
+            && (message.contains(&cut_key) || message.contains(&bent_key)),
+        "{message}"
+    );
+    assert!(dst.get(DB, DB).await.unwrap().is_none(), "roots not moved");
 }

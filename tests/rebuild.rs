@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use eva_admin::db::ReplayRule;
 use eva_admin::db::{Component, Database, DatomQuery, EntityRef, InputValue, TxOp};
@@ -294,6 +295,7 @@ fn drop_attribute(attr: &str) -> Box<dyn TxXform> {
 fn options() -> MigrateOptions {
     MigrateOptions {
         log_every: 10,
+        checkpoint_interval: Duration::ZERO,
         ..MigrateOptions::default()
     }
 }
@@ -875,6 +877,7 @@ async fn a_resumed_rebuild_refuses_entries_that_would_differ() {
     // No checkpoint before the failure: the resumed run replays from 0.
     let once = MigrateOptions {
         log_every: 1_000,
+        checkpoint_interval: Duration::ZERO,
         ..MigrateOptions::default()
     };
     let failing = Arc::new(InstrumentedStore::new(dst.clone()).failing_after(150));

@@ -73,6 +73,35 @@ pub struct BenchOptions {
     /// The `eva-admin` executable the memory measure (P4) runs as child
     /// processes; `None` skips P4.
     pub exe: Option<PathBuf>,
+    /// Take only these measures (the others say skipped); `None`: all.
+    pub only: Option<Vec<Group>>,
+}
+
+/// The measures, as `--only` names them: each row of the report belongs to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// P1: migration ÷ raw copy (sled and PostgreSQL).
+    P1,
+    /// P2: the identity plugin, and the host's cost per node.
+    P2,
+    /// P3: incremental run ÷ full run.
+    P3,
+    /// P4: peak memory, 10× database ÷ source.
+    P4,
+    /// P5: verify ÷ migration.
+    P5,
+    /// Rebuild mode ÷ plain migration.
+    Rebuild,
+}
+
+impl BenchOptions {
+    /// Why `group` is not measured in this bench, if it is not.
+    pub(crate) fn unselected(&self, group: Group) -> Option<&'static str> {
+        match &self.only {
+            Some(only) if !only.contains(&group) => Some("not selected (--only)"),
+            _ => None,
+        }
+    }
 }
 
 impl BenchOptions {
@@ -87,6 +116,7 @@ impl BenchOptions {
             plugin_dir: PathBuf::from("plugins/out"),
             plugin_options: PluginOptions::default(),
             exe: None,
+            only: None,
         }
     }
 }
@@ -156,13 +186,13 @@ async fn measure_all(
     progress: &mut dyn BenchProgress,
 ) -> Result<Vec<Measure>, BenchError> {
     let mut measures = vec![
-        rows::copy(lab, Backend::Sled, options.runs, progress).await?,
-        rows::copy(lab, Backend::Postgres, options.runs, progress).await?,
+        rows::copy(lab, Backend::Sled, options, progress).await?,
+        rows::copy(lab, Backend::Postgres, options, progress).await?,
     ];
     measures.extend(rows::plugin(lab, options, progress).await?);
-    measures.push(rows::incremental(lab, options.runs, progress).await?);
+    measures.push(rows::incremental(lab, options, progress).await?);
     measures.push(rows::memory(lab, options, progress).await?);
-    measures.push(rows::verify(lab, options.runs, progress).await?);
-    measures.push(rows::rebuild(lab, options.runs, progress).await?);
+    measures.push(rows::verify(lab, options, progress).await?);
+    measures.push(rows::rebuild(lab, options, progress).await?);
     Ok(measures)
 }

@@ -7,14 +7,14 @@ use super::measure::{self, Pairs, copy::Backend};
 use super::plugin_cost::BATCH_SIZES;
 use super::report::{Measure, Part, Target, Unit};
 use super::stats::Summary;
-use super::{BenchError, BenchOptions, BenchProgress};
+use super::{BenchError, BenchOptions, BenchProgress, Group};
 
 /// P1: full migration ÷ raw copy, into sled or PostgreSQL (skipped
 /// without `--postgres`).
 pub(super) async fn copy(
     lab: &mut Lab,
     backend: Backend,
-    runs: usize,
+    options: &BenchOptions,
     progress: &mut dyn BenchProgress,
 ) -> Result<Measure, BenchError> {
     let (id, name, into) = match backend {
@@ -38,6 +38,11 @@ pub(super) async fn copy(
         Unit::Ratio,
         Some(Target::AtLeast(0.8)),
     );
+    if let Some(why) = options.unselected(Group::P1) {
+        m.skip(why);
+        return Ok(m);
+    }
+    let runs = options.runs;
     if backend == Backend::Postgres && lab.postgres_url().is_none() {
         m.skip("no --postgres");
         return Ok(m);
@@ -77,6 +82,12 @@ pub(super) async fn plugin(
         })
         .collect();
     let identity = options.plugin_dir.join("identity.wasm");
+    if let Some(why) = options.unselected(Group::P2) {
+        for m in std::iter::once(&mut p2).chain(&mut costs) {
+            m.skip(why);
+        }
+        return Ok(std::iter::once(p2).chain(costs).collect());
+    }
     if !identity.is_file() {
         let why = format!(
             "no identity.wasm in {} (build it: bash plugins/build.sh; or pass --plugin-dir)",
@@ -110,7 +121,7 @@ pub(super) async fn plugin(
 /// P3: incremental run after 1 % growth ÷ full run.
 pub(super) async fn incremental(
     lab: &mut Lab,
-    runs: usize,
+    options: &BenchOptions,
     progress: &mut dyn BenchProgress,
 ) -> Result<Measure, BenchError> {
     let mut m = Measure::new(
@@ -120,6 +131,11 @@ pub(super) async fn incremental(
         Unit::Ratio,
         Some(Target::AtMost(0.03)),
     );
+    if let Some(why) = options.unselected(Group::P3) {
+        m.skip(why);
+        return Ok(m);
+    }
+    let runs = options.runs;
     progress.phase("P3 incremental run", runs as u64);
     let pairs = measure::incremental_vs_full(lab, runs, &mut || progress.step()).await?;
     m.result = Summary::of(pairs.ratios());
@@ -142,6 +158,10 @@ pub(super) async fn memory(
         Unit::Ratio,
         Some(Target::AtMost(1.3)),
     );
+    if let Some(why) = options.unselected(Group::P4) {
+        m.skip(why);
+        return Ok(m);
+    }
     let Some(exe) = &options.exe else {
         m.skip("no eva-admin executable to run as a child process");
         return Ok(m);
@@ -169,7 +189,7 @@ pub(super) async fn memory(
 /// P5: verify throughput ÷ migration throughput.
 pub(super) async fn verify(
     lab: &mut Lab,
-    runs: usize,
+    options: &BenchOptions,
     progress: &mut dyn BenchProgress,
 ) -> Result<Measure, BenchError> {
     let mut m = Measure::new(
@@ -179,6 +199,11 @@ pub(super) async fn verify(
         Unit::Ratio,
         Some(Target::AtLeast(1.0)),
     );
+    if let Some(why) = options.unselected(Group::P5) {
+        m.skip(why);
+        return Ok(m);
+    }
+    let runs = options.runs;
     progress.phase("P5 verify", runs as u64);
     let pairs = measure::verify_vs_migration(lab, runs, &mut || progress.step()).await?;
     m.throughputs(&pairs, lab.facts.bytes, "migration", "verify");
@@ -188,7 +213,7 @@ pub(super) async fn verify(
 /// Rebuild mode (no transforms) ÷ plain migration; no target yet.
 pub(super) async fn rebuild(
     lab: &mut Lab,
-    runs: usize,
+    options: &BenchOptions,
     progress: &mut dyn BenchProgress,
 ) -> Result<Measure, BenchError> {
     let mut m = Measure::new(
@@ -198,6 +223,11 @@ pub(super) async fn rebuild(
         Unit::Ratio,
         None,
     );
+    if let Some(why) = options.unselected(Group::Rebuild) {
+        m.skip(why);
+        return Ok(m);
+    }
+    let runs = options.runs;
     progress.phase("rebuild mode", runs as u64);
     let pairs = measure::rebuild_vs_migration(lab, runs, &mut || progress.step()).await?;
     m.throughputs(&pairs, lab.facts.bytes, "migration", "rebuild");

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::bench::{self, BenchOptions, BenchProgress, MIN_RUNS, Size, markdown};
+use crate::bench::{self, BenchOptions, BenchProgress, Group, MIN_RUNS, Size, markdown};
 
 use super::GlobalArgs;
 
@@ -78,6 +78,42 @@ pub struct BenchArgs {
     /// bash plugins/build.sh). Without it the plugin rows say skipped.
     #[arg(long, default_value = "plugins/out", value_name = "DIR")]
     pub plugin_dir: PathBuf,
+
+    /// Take only these measures, e.g. --only p1,p3 (the other rows say
+    /// skipped). P4 is most of a bench's time and disk: --only without p4
+    /// does not generate the 10× database.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "MEASURES")]
+    pub only: Vec<GroupArg>,
+}
+
+/// A measure of `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupArg {
+    /// P1: migration ÷ raw copy.
+    P1,
+    /// P2: the identity plugin and the host's cost per node.
+    P2,
+    /// P3: incremental run ÷ full run.
+    P3,
+    /// P4: peak memory, 10× database ÷ source.
+    P4,
+    /// P5: verify ÷ migration.
+    P5,
+    /// Rebuild mode ÷ plain migration.
+    Rebuild,
+}
+
+impl From<GroupArg> for Group {
+    fn from(group: GroupArg) -> Group {
+        match group {
+            GroupArg::P1 => Group::P1,
+            GroupArg::P2 => Group::P2,
+            GroupArg::P3 => Group::P3,
+            GroupArg::P4 => Group::P4,
+            GroupArg::P5 => Group::P5,
+            GroupArg::Rebuild => Group::Rebuild,
+        }
+    }
 }
 
 fn parse_runs(text: &str) -> Result<usize, String> {
@@ -108,6 +144,7 @@ pub async fn run_bench(args: BenchArgs, global: &GlobalArgs) -> anyhow::Result<i
         postgres: args.postgres.clone(),
         plugin_dir: args.plugin_dir.clone(),
         exe,
+        only: (!args.only.is_empty()).then(|| args.only.iter().map(|&g| g.into()).collect()),
         ..BenchOptions::new(args.size.into())
     };
     let mut progress = CliProgress::new(global.quiet);

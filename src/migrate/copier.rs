@@ -7,12 +7,13 @@
 //! write hooks on each batch about to be written, each output validated.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::db::DbError;
 use crate::model::{self, Node};
-use crate::store::{CreateOutcome, ValueStore};
+use crate::store::{CreateOutcome, Entry, StoreError, ValueStore};
 
 use super::MigrateError;
 use super::cache::PresentKeys;
@@ -49,7 +50,11 @@ pub struct CopyStats {
 struct Loaded {
     key: String,
     bytes: Vec<u8>,
-    node: Node,
+    /// The keys of its children, in order.
+    children: Vec<String>,
+    /// The decoded node, only when some transform looks at nodes: without
+    /// one the copier needs the links alone, read without building it.
+    node: Option<Node>,
     bounds: Bounds,
 }
 
@@ -69,11 +74,21 @@ pub(crate) struct CopierSettings {
     pub dry_run: bool,
 }
 
+/// A batch being created in the destination while the copier reads on:
+/// its entries and, when done, the store's answer for each.
+type InFlight = tokio::task::JoinHandle<(Vec<Entry>, Result<Vec<CreateOutcome>, StoreError>)>;
+
 /// Copies subtrees from one namespace of `src` to the same namespace of `dst`.
+///
+/// Writes are pipelined: a full batch is handed to a task of its own and
+/// the copier reads and decodes the next one meanwhile. At most one batch
+/// is in flight, and the next starts only once it is done, so the
+/// destination still receives every node after its children.
 pub(crate) struct Copier<'a> {
     src: &'a dyn ValueStore,
-    dst: &'a dyn ValueStore,
+    dst: Arc<dyn ValueStore>,
     namespace: &'a str,
+    in_flight: Option<InFlight>,
     xforms: &'a mut [Box<dyn NodeXform>],
     present: PresentKeys,
     remaps: RemapCache,
@@ -90,7 +105,7 @@ pub(crate) struct Copier<'a> {
 impl<'a> Copier<'a> {
     pub(crate) fn new(
         src: &'a dyn ValueStore,
-        dst: &'a dyn ValueStore,
+        dst: Arc<dyn ValueStore>,
         namespace: &'a str,
         xforms: &'a mut [Box<dyn NodeXform>],
         settings: CopierSettings,
@@ -99,6 +114,7 @@ impl<'a> Copier<'a> {
             src,
             dst,
             namespace,
+            in_flight: None,
             xforms,
             present: PresentKeys::new(settings.cache_keys),
             remaps: RemapCache::new(settings.cache_keys / 4),
@@ -109,6 +125,11 @@ impl<'a> Copier<'a> {
             dry_run: settings.dry_run,
             stats: CopyStats::default(),
         }
+    }
+
+    /// Whether nodes must be decoded whole (some transform sees them).
+    fn decodes(&self) -> bool {
+        !self.xforms.is_empty()
     }
 
     fn reads(&self) -> bool {
@@ -190,14 +211,25 @@ impl<'a> Copier<'a> {
             .collect()
     }
 
-    /// Writes the pending batch (create-only) after the write-xforms; a key
-    /// holding other bytes stops the run (property 5).
+    /// Writes the pending batch and waits until every batch handed to the
+    /// destination is created: on return all nodes copied so far are in the
+    /// destination (a status record may say so).
     pub(crate) async fn flush(&mut self) -> Result<(), MigrateError> {
+        self.start_write().await?;
+        self.settle().await
+    }
+
+    /// Hands the pending batch (after the write-xforms) to the destination
+    /// once the batch before it is done, without waiting for this one.
+    async fn start_write(&mut self) -> Result<(), MigrateError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.pending);
         let entries = if self.writes() {
+            // A write hook's output is checked against the destination:
+            // everything before it must be there.
+            self.settle().await?;
             self.write_through_xforms(batch).await?
         } else {
             batch.into_iter().map(|l| (l.key, l.bytes)).collect()
@@ -207,11 +239,31 @@ impl<'a> Copier<'a> {
             self.stats.bytes_written += entries.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
             return Ok(());
         }
-        let outcomes = self
-            .dst
-            .create_many(self.namespace, &entries)
-            .await
-            .map_err(MigrateError::destination_store)?;
+        self.settle().await?;
+        let dst = self.dst.clone();
+        let namespace = self.namespace.to_string();
+        self.in_flight = Some(tokio::spawn(async move {
+            let outcomes = dst.create_many(&namespace, &entries).await;
+            (entries, outcomes)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the batch in flight, if any, and checks what the
+    /// destination answered for each node: a key holding other bytes stops
+    /// the run (property 5).
+    async fn settle(&mut self) -> Result<(), MigrateError> {
+        let Some(task) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let (entries, outcomes) = task.await.map_err(|e| {
+            MigrateError::destination_store(StoreError::Protocol {
+                url: self.dst.url().to_string(),
+                op: "create",
+                reason: format!("the write task stopped: {e}"),
+            })
+        })?;
+        let outcomes = outcomes.map_err(MigrateError::destination_store)?;
         self.stats.write_batches += 1;
         for ((key, bytes), outcome) in entries.iter().zip(outcomes) {
             match outcome {
@@ -241,7 +293,7 @@ impl<'a> Copier<'a> {
         self.present.insert(&node.key);
         self.pending.push(node);
         if self.pending.len() >= self.batch_size {
-            self.flush().await?;
+            self.start_write().await?;
         }
         Ok(())
     }
@@ -254,7 +306,10 @@ impl<'a> Copier<'a> {
     ) -> Result<Vec<(String, Vec<u8>)>, MigrateError> {
         let originals: Vec<String> = batch.iter().map(|l| l.key.clone()).collect();
         let bounds: Vec<Bounds> = batch.iter().map(|l| l.bounds.clone()).collect();
-        let mut nodes: Vec<KeyedNode> = batch.into_iter().map(|l| (l.key, l.node)).collect();
+        let mut nodes: Vec<KeyedNode> = batch
+            .into_iter()
+            .filter_map(|l| Some((l.key, l.node?)))
+            .collect();
         for xform in self.xforms.iter_mut().filter(|x| x.has_write()) {
             let out = run_hook(xform.as_mut(), nodes.clone(), false)?;
             check_outputs(xform.name(), &nodes, &out, &bounds, true)?;
@@ -409,14 +464,11 @@ impl<'a> Copier<'a> {
 
     /// A node on the path: its missing children read and transformed.
     async fn frame(&mut self, node: Loaded) -> Result<Frame, MigrateError> {
-        let bounds = validate::child_bounds(&node.node, &node.bounds);
-        let keyed: Vec<(String, Bounds)> = node
-            .node
-            .child_keys()
-            .into_iter()
-            .map(String::from)
-            .zip(bounds)
-            .collect();
+        let bounds = match &node.node {
+            Some(decoded) => validate::child_bounds(decoded, &node.bounds),
+            None => vec![Bounds::default(); node.children.len()],
+        };
+        let keyed: Vec<(String, Bounds)> = node.children.iter().cloned().zip(bounds).collect();
         let missing = self.missing(keyed).await?;
         let children = self.load(missing).await?;
         Ok(Frame {
@@ -496,15 +548,22 @@ impl<'a> Copier<'a> {
                 .ok_or_else(|| MigrateError::Source(DbError::MissingNode { key: key.clone() }))?;
             self.stats.nodes_read += 1;
             self.stats.bytes_read += bytes.len() as u64;
-            let node = model::decode(&bytes).map_err(|source| {
+            let codec_error = |source| {
                 MigrateError::Source(DbError::Codec {
                     key: key.clone(),
                     source,
                 })
-            })?;
+            };
+            let (children, node) = if self.decodes() {
+                let node = model::decode(&bytes).map_err(codec_error)?;
+                (owned_keys(&node), Some(node))
+            } else {
+                (model::child_keys_of(&bytes).map_err(codec_error)?, None)
+            };
             loaded.push(Loaded {
                 key,
                 bytes,
+                children,
                 node,
                 bounds,
             });
@@ -524,7 +583,9 @@ impl<'a> Copier<'a> {
         let mut by_key: HashMap<String, Loaded> = HashMap::new();
         let mut nodes: Vec<KeyedNode> = Vec::with_capacity(batch.len());
         for l in batch {
-            nodes.push((l.key.clone(), l.node.clone()));
+            if let Some(node) = &l.node {
+                nodes.push((l.key.clone(), node.clone()));
+            }
             by_key.insert(l.key.clone(), l);
         }
         for i in 0..self.xforms.len() {
@@ -560,9 +621,10 @@ impl<'a> Copier<'a> {
         let mut out = Vec::with_capacity(nodes.len());
         for (key, node) in nodes {
             if let Some(mut loaded) = by_key.remove(&key) {
-                if loaded.node != node {
+                if loaded.node.as_ref() != Some(&node) {
                     loaded.bytes = model::encode(&node);
-                    loaded.node = node;
+                    loaded.children = owned_keys(&node);
+                    loaded.node = Some(node);
                 }
                 out.push(loaded);
             }
@@ -579,6 +641,8 @@ impl<'a> Copier<'a> {
         if skipped.is_empty() {
             return Ok(());
         }
+        // A skipped node may be in the batch being written.
+        self.settle().await?;
         let present = self
             .dst
             .contains_many(self.namespace, skipped)
@@ -597,6 +661,10 @@ impl<'a> Copier<'a> {
             }
         }
     }
+}
+
+fn owned_keys(node: &Node) -> Vec<String> {
+    node.child_keys().into_iter().map(String::from).collect()
 }
 
 fn run_hook(

@@ -7,6 +7,7 @@
 //! Also `status` and `verify`. See `docs/migration.md`.
 
 mod cache;
+mod checkpoint;
 mod copier;
 mod destination;
 mod error;

@@ -12,6 +12,7 @@ use crate::db::Database;
 use crate::model::{self, Node, TxLogHead};
 use crate::store::ValueStore;
 
+use super::checkpoint::CheckpointClock;
 use super::copier::{Copier, CopierSettings, CopyStats};
 use super::destination::{Mode, StatusWriter, check_destination, move_roots, read_destination};
 use super::status::{MigrationState, MigrationStatus};
@@ -20,8 +21,13 @@ use super::{MigrateError, MigrationObserver, NodeXform};
 /// Settings of a migration run.
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
-    /// Write the status record every this many entries (Eva's `log-every`).
+    /// Write the status record every this many entries (Eva's `log-every`)…
     pub log_every: u64,
+    /// …but no more often than this: each write flushes the destination
+    /// (an fsync on sled and SQLite), and a fast copy would spend more time
+    /// there than copying. After a crash at most this long is walked again
+    /// (nodes already copied are pruned, not rewritten).
+    pub checkpoint_interval: Duration,
     /// The status record lives at `<database-id>.<suffix>`.
     pub status_suffix: String,
     /// Nodes per destination write (one round trip each).
@@ -41,6 +47,7 @@ impl Default for MigrateOptions {
     fn default() -> Self {
         MigrateOptions {
             log_every: 25,
+            checkpoint_interval: Duration::from_secs(1),
             status_suffix: "migration-status".to_string(),
             batch_size: 256,
             concurrency: 4,
@@ -137,7 +144,7 @@ pub async fn migrate(
     let bulk = found.is_empty();
     let mut copier = Copier::new(
         src.as_ref(),
-        dst.as_ref(),
+        dst.clone(),
         id,
         xforms,
         CopierSettings {
@@ -148,11 +155,11 @@ pub async fn migrate(
             dry_run: options.dry_run,
         },
     );
-    let log_every = options.log_every.max(1);
+    let mut clock = CheckpointClock::new(end, options.log_every, options.checkpoint_interval);
     for tx in start..end {
         copier.copy(&model::entry_key(&info.tx_log, tx)).await?;
         observer.entry_done(tx, &copier.stats);
-        if (tx + 1 - start) % log_every == 0 || tx + 1 == end {
+        if clock.due(tx) {
             copier.flush().await?;
             status.last_migrated = Some(tx);
             writer.write(&mut status_raw, &status).await?;
@@ -175,10 +182,15 @@ pub async fn migrate(
         .collect();
     report.stats = copier.stats.clone();
 
+    // The finalizing record also notes the last entries copied.
+    status.last_migrated = end.checked_sub(1);
     if !options.dry_run {
         status.state = MigrationState::Finalizing;
         status.target_head = Some(end);
         writer.write(&mut status_raw, &status).await?;
+        if let Some(last) = end.checked_sub(1) {
+            observer.checkpoint(last);
+        }
         move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
         status.state = MigrationState::Complete;
         status.destination_head = Some(end);

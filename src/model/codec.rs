@@ -38,6 +38,12 @@ pub fn encode(node: &Node) -> Vec<u8> {
 
 /// Decodes a stored node, checking its version byte.
 pub fn decode(bytes: &[u8]) -> Result<Node, CodecError> {
+    decode_as(bytes)
+}
+
+/// Decodes a stored node's bytes as `T` (the node itself, or a borrowed
+/// view of it), checking the version byte and that nothing trails.
+pub(super) fn decode_as<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
     let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
     if version != FORMAT_VERSION {
         return Err(CodecError::UnsupportedVersion { found: version });

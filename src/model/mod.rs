@@ -3,6 +3,7 @@
 
 mod codec;
 mod datom;
+mod links;
 mod named;
 mod node;
 mod schema;
@@ -10,6 +11,7 @@ mod value;
 
 pub use codec::{CodecError, FORMAT_VERSION, decode, encode, index_node_key};
 pub use datom::{Datom, EntityId, Index, Partition, entity_id, partition_of, tx_entity};
+pub use links::child_keys_of;
 pub use named::NamedDatom;
 pub use node::{
     DatabaseInfo, IndexInner, IndexLeaf, IndexRoots, Node, NodeKind, TxLogEntry, TxLogHead,

@@ -1,5 +1,7 @@
 //! `sled:PATH` — the embedded default. One sled tree per namespace.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 
 use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore};
@@ -13,6 +15,10 @@ const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 pub struct SledStore {
     url: String,
     db: sled::Db,
+    /// A write completed since the last flush. A flush of a clean store is
+    /// skipped: it would still cost a sync, and a migration asks for one
+    /// before every root or status write, most of them with nothing new.
+    dirty: AtomicBool,
 }
 
 impl SledStore {
@@ -35,7 +41,14 @@ impl SledStore {
         Ok(SledStore {
             url: url.to_string(),
             db,
+            dirty: AtomicBool::new(false),
         })
+    }
+
+    /// Notes a completed write (before the call that made it returns, so a
+    /// flush that starts after that return sees it).
+    fn written(&self) {
+        self.dirty.store(true, Ordering::Release);
     }
 
     fn tree(&self, namespace: &str, op: &'static str) -> Result<sled::Tree, StoreError> {
@@ -72,7 +85,7 @@ impl ValueStore for SledStore {
         entries: &[Entry],
     ) -> Result<Vec<CreateOutcome>, StoreError> {
         let tree = self.tree(namespace, "create")?;
-        entries
+        let outcomes = entries
             .iter()
             .map(|(key, value)| {
                 match tree
@@ -85,7 +98,10 @@ impl ValueStore for SledStore {
                     )),
                 }
             })
-            .collect()
+            .collect();
+        // Also after a failure part-way: what was created must be flushed.
+        self.written();
+        outcomes
     }
 
     async fn replace(
@@ -99,10 +115,11 @@ impl ValueStore for SledStore {
         // Everything written before a root moves must be durable first, so a
         // crash can never leave a root pointing at a lost node.
         self.flush().await?;
-        match tree
+        let swapped = tree
             .compare_and_swap(key.as_bytes(), expected, Some(new))
-            .map_err(|e| StoreError::io(&self.url, "replace", e))?
-        {
+            .map_err(|e| StoreError::io(&self.url, "replace", e));
+        self.written();
+        match swapped? {
             Ok(()) => Ok(ReplaceOutcome::Replaced),
             Err(conflict) => Ok(ReplaceOutcome::Mismatch(
                 conflict.current.map(|v| v.to_vec()),
@@ -137,9 +154,14 @@ impl ValueStore for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.db
-            .flush_async()
-            .await
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let flushed = self.db.flush_async().await;
+        if flushed.is_err() {
+            self.dirty.store(true, Ordering::Release);
+        }
+        flushed
             .map(|_| ())
             .map_err(|e| StoreError::io(&self.url, "flush", e))
     }

@@ -6,7 +6,7 @@
 //! node-level transform cannot make.
 //!
 //! Same protocol as [`migrate`](super::migrate): the status record with
-//! checkpoints every `log_every` entries, resume after a crash at any point,
+//! checkpoints every `log_every` entries (at most once per `checkpoint_interval`), resume after a crash at any point,
 //! continuous runs after the source grew, nothing written by a trivial run,
 //! the source's head read once at the start, and the destination's head
 //! then database-info moved by compare-and-set at the end only.
@@ -41,6 +41,7 @@ use crate::db::{Database, DbError, ReplayTx, Replayer, TreeShape, WriteCounts, i
 use crate::model::{self, DatabaseInfo, Node};
 use crate::store::ValueStore;
 
+use super::checkpoint::CheckpointClock;
 use super::copier::CopyStats;
 use super::destination::{Mode, StatusWriter, check_destination, move_roots, read_destination};
 use super::overlay::Overlay;
@@ -53,7 +54,7 @@ use source::SourceLog;
 const READ_AHEAD: u64 = 32;
 
 /// Rebuilds database `id` from `src` into `dst` through `xforms` (see the
-/// module documentation). Uses `options.log_every`, `status_suffix`,
+/// module documentation). Uses `options.log_every`, `checkpoint_interval`, `status_suffix`,
 /// `dry_run` (replay into memory over the destination, write nothing) and
 /// `limit_entries`. Safe to re-run at any time, like [`migrate`](super::migrate).
 pub async fn rebuild(
@@ -108,9 +109,7 @@ pub async fn rebuild(
             rebuild: Some(record),
             updated: String::new(),
         },
-        start,
-        end,
-        log_every: options.log_every.max(1),
+        clock: CheckpointClock::new(end, options.log_every, options.checkpoint_interval),
     };
     checkpoints.write().await?;
 
@@ -132,10 +131,15 @@ pub async fn rebuild(
     report.plugins = chain.finish()?;
 
     if !options.dry_run {
+        // The finalizing record also notes the last entries replayed.
         let status = &mut checkpoints.status;
+        status.last_migrated = end.checked_sub(1);
         status.state = MigrationState::Finalizing;
         status.target_head = Some(end);
         checkpoints.write().await?;
+        if let Some(last) = end.checked_sub(1) {
+            observer.checkpoint(last);
+        }
         move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
         let status = &mut checkpoints.status;
         status.state = MigrationState::Complete;
@@ -177,9 +181,7 @@ struct Checkpoints<'a> {
     writer: StatusWriter<'a>,
     raw: Option<Vec<u8>>,
     status: MigrationStatus,
-    start: u64,
-    end: u64,
-    log_every: u64,
+    clock: CheckpointClock,
 }
 
 impl Checkpoints<'_> {
@@ -187,7 +189,7 @@ impl Checkpoints<'_> {
         self.writer.write(&mut self.raw, &self.status).await
     }
 
-    /// Entry `t` is stored: notes it every `log_every` entries and at the end.
+    /// Entry `t` is stored: notes it when the clock says so.
     async fn entry_done(
         &mut self,
         t: u64,
@@ -195,7 +197,7 @@ impl Checkpoints<'_> {
         observer: &mut dyn MigrationObserver,
     ) -> Result<(), MigrateError> {
         observer.entry_done(t, stats);
-        if (t + 1 - self.start).is_multiple_of(self.log_every) || t + 1 == self.end {
+        if self.clock.due(t) {
             self.status.last_migrated = Some(t);
             self.write().await?;
             observer.checkpoint(t);
