@@ -4,7 +4,7 @@
 use super::super::BenchError;
 use super::super::lab::{Destination, Lab, PAGE};
 use super::super::raw_copy::{first_difference, raw_copy};
-use super::{Pairs, Tick, migrate_timed, timed};
+use super::{Pairs, Tick, WARM_UP_RUNS, migrate_timed, timed};
 
 /// Where P1 copies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +26,8 @@ pub(crate) async fn migration_vs_raw_copy(
     runs: usize,
     tick: Tick<'_>,
 ) -> Result<Option<Pairs>, BenchError> {
-    let mut pairs = Pairs::default();
-    for run in 0..runs {
+    let mut pairs = Pairs::after_warm_up();
+    for run in 0..runs + WARM_UP_RUNS {
         let Some(raw_dst) = destination(lab, backend, "p1-raw").await? else {
             return Ok(None);
         };
@@ -61,8 +61,9 @@ pub(crate) async fn migration_vs_raw_copy(
         };
         let (_, secs) = migrate_timed(lab, &lab.source, &dst.store, &mut []).await?;
         lab.discard(dst).await?;
-        pairs.push(raw_secs, secs);
-        tick();
+        if pairs.push(raw_secs, secs) {
+            tick();
+        }
     }
     Ok(Some(pairs))
 }

@@ -26,6 +26,11 @@ use crate::store::ValueStore;
 use super::BenchError;
 use super::lab::Lab;
 
+/// Runs taken before the counted ones and thrown away: the first copies of
+/// a process run slower (allocator, page cache, sled's threads starting),
+/// which skewed the first sample of every timed measure.
+pub(crate) const WARM_UP_RUNS: usize = 1;
+
 /// Samples taken side by side: `baseline[i]` and `subject[i]` come from
 /// run `i`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,13 +39,28 @@ pub(crate) struct Pairs {
     pub baseline: Vec<f64>,
     /// The quantity measured, one sample per run.
     pub subject: Vec<f64>,
+    /// Pairs still to be thrown away as warm-up.
+    warm_up: usize,
 }
 
 impl Pairs {
-    /// Adds run `i`'s two samples.
-    pub fn push(&mut self, baseline: f64, subject: f64) {
+    /// Pairs whose first [`WARM_UP_RUNS`] pushes are thrown away.
+    pub fn after_warm_up() -> Pairs {
+        Pairs {
+            warm_up: WARM_UP_RUNS,
+            ..Pairs::default()
+        }
+    }
+
+    /// Adds run `i`'s two samples (unless still warming up); whether they count.
+    pub fn push(&mut self, baseline: f64, subject: f64) -> bool {
+        if self.warm_up > 0 {
+            self.warm_up -= 1;
+            return false;
+        }
         self.baseline.push(baseline);
         self.subject.push(subject);
+        true
     }
 
     /// `subject ÷ baseline` of each run.

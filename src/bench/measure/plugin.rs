@@ -12,7 +12,7 @@ use crate::plugin::{Idents, Plugin, PluginError, PluginOptions, load_xforms};
 use super::super::BenchError;
 use super::super::lab::Lab;
 use super::super::plugin_cost::{cost_per_node, idents_of, mean_datoms, sample_leaves};
-use super::{Pairs, Tick, migrate_timed};
+use super::{Pairs, Tick, WARM_UP_RUNS, migrate_timed};
 
 /// Leaves the per-node cost is measured on.
 const LEAVES: usize = 2048;
@@ -28,8 +28,8 @@ pub(crate) async fn identity_vs_none(
     tick: Tick<'_>,
 ) -> Result<Pairs, BenchError> {
     let idents = source_idents(lab).await?;
-    let mut pairs = Pairs::default();
-    for _ in 0..runs {
+    let mut pairs = Pairs::after_warm_up();
+    for _ in 0..runs + WARM_UP_RUNS {
         let plain = lab.sled("p2-plain").await?;
         let (_, plain_secs) = migrate_timed(lab, &lab.source, &plain.store, &mut []).await?;
         lab.discard(plain).await?;
@@ -38,8 +38,9 @@ pub(crate) async fn identity_vs_none(
         let through = lab.sled("p2-plugin").await?;
         let (_, plugin_secs) = migrate_timed(lab, &lab.source, &through.store, &mut xforms).await?;
         lab.discard(through).await?;
-        pairs.push(plain_secs, plugin_secs);
-        tick();
+        if pairs.push(plain_secs, plugin_secs) {
+            tick();
+        }
     }
     Ok(pairs)
 }
