@@ -592,3 +592,66 @@ async fn a_corrupt_source_node_stops_the_run_naming_it() {
     );
     assert!(dst.get(DB, DB).await.unwrap().is_none(), "roots not moved");
 }
+
+/// A run notes the head it is moving to from its start; one stopped after
+/// moving the head but before noting `complete` is accepted and completed
+/// by the next run, while a head anywhere else is still refused.
+#[tokio::test]
+async fn a_run_stopped_after_moving_the_head_is_completed_by_the_next() {
+    let mut source = Source::create(mem()).await;
+    source.grow(10, 2).await;
+    let dst = mem();
+    let first = migrate_all(source.store(), dst.clone()).await;
+    source.grow(5, 2).await;
+    let second = migrate_all(source.store(), dst.clone()).await;
+    let (complete, raw) = migrate::read_status(dst.as_ref(), DB, "migration-status")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(complete.state, MigrationState::Complete);
+    assert_eq!(complete.target_head, None);
+    // What the store holds had the second run stopped right after the head moved.
+    let stopped = migrate::MigrationStatus {
+        state: MigrationState::InProgress,
+        last_migrated: first.end.checked_sub(1),
+        destination_head: Some(first.end),
+        target_head: Some(second.end),
+        ..complete.clone()
+    };
+    put_status(dst.as_ref(), &raw, &stopped).await;
+    let report = migrate_all(source.store(), dst.clone()).await;
+    assert_eq!(report.stats.nodes_written, 0, "nothing left to copy");
+    let (after, _) = migrate::read_status(dst.as_ref(), DB, "migration-status")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.state, MigrationState::Complete);
+    assert_eq!(after.destination_head, Some(second.end));
+    assert_eq!(after.last_migrated, Some(second.end - 1));
+    assert_equivalent(source.store(), dst.clone()).await;
+
+    // The same record with a target the head is not at: refused.
+    let (_, raw) = migrate::read_status(dst.as_ref(), DB, "migration-status")
+        .await
+        .unwrap()
+        .unwrap();
+    let elsewhere = migrate::MigrationStatus {
+        target_head: Some(second.end + 7),
+        destination_head: Some(first.end),
+        ..stopped
+    };
+    put_status(dst.as_ref(), &raw, &elsewhere).await;
+    let err = migrate_all_err(source.store(), dst).await;
+    assert!(
+        matches!(err, MigrateError::DestinationChanged { .. }),
+        "{err}"
+    );
+}
+
+/// Replaces the status record (whose bytes are `raw`) with `status`.
+async fn put_status(dst: &dyn ValueStore, raw: &[u8], status: &migrate::MigrationStatus) {
+    let key = migrate::status_key(DB, "migration-status");
+    let bytes = serde_json::to_vec(status).unwrap();
+    let outcome = dst.replace(DB, &key, Some(raw), &bytes).await.unwrap();
+    assert!(outcome.replaced());
+}

@@ -215,11 +215,8 @@ pub(crate) fn check_destination(
                     destination_identity: status.identity.clone(),
                 });
             }
-            let finalizing = status.state == MigrationState::Finalizing;
-            let expected_heads = [
-                Some(status.destination_head),
-                finalizing.then_some(status.target_head),
-            ];
+            // A run that stopped after moving the head left it at its target.
+            let expected_heads = [Some(status.destination_head), status.target_head.map(Some)];
             if !expected_heads.contains(&Some(found.head)) {
                 return Err(MigrateError::DestinationChanged {
                     what: format!(

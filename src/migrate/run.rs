@@ -127,7 +127,9 @@ pub async fn migrate(
         last_migrated: start.checked_sub(1),
         source_head: end,
         destination_head: found.head,
-        target_head: None,
+        // Noted from the start, so that no write of its own is needed
+        // between the last node and the head's move (see `MigrationStatus`).
+        target_head: Some(end),
         identity: info.identity.clone(),
         rebuild: None,
         updated: String::new(),
@@ -182,20 +184,17 @@ pub async fn migrate(
         .collect();
     report.stats = copier.stats.clone();
 
-    // The finalizing record also notes the last entries copied.
-    status.last_migrated = end.checked_sub(1);
     if !options.dry_run {
-        status.state = MigrationState::Finalizing;
-        status.target_head = Some(end);
-        writer.write(&mut status_raw, &status).await?;
-        if let Some(last) = end.checked_sub(1) {
-            observer.checkpoint(last);
-        }
         move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
+        // The complete record also notes the last entries copied.
+        status.last_migrated = end.checked_sub(1);
         status.state = MigrationState::Complete;
         status.destination_head = Some(end);
         status.target_head = None;
         writer.write(&mut status_raw, &status).await?;
+        if let Some(last) = status.last_migrated {
+            observer.checkpoint(last);
+        }
     }
     report.elapsed = started.elapsed();
     observer.finished(&report.stats);

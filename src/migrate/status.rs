@@ -12,9 +12,12 @@ use super::MigrateError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MigrationState {
-    /// Entries are being copied; the destination's roots are as before the run.
+    /// Entries are being copied, or the roots are being moved to
+    /// `target_head`; the head is either as before the run or at its target.
     InProgress,
     /// All entries are copied; the roots are being moved to `target_head`.
+    /// Written by earlier versions (a run now notes its target from the
+    /// start, saving a durable write at the end); still read and resumed.
     Finalizing,
     /// The destination's roots name the source as of `source_head`.
     Complete,
@@ -42,7 +45,9 @@ pub struct MigrationStatus {
     pub source_head: u64,
     /// The destination's tx-log head count as this run left it (`None`: no head yet).
     pub destination_head: Option<u64>,
-    /// While finalizing: the count the head is being moved to.
+    /// While a run is under way: the count it moves the head to at its end.
+    /// A destination whose head is there (the run stopped between moving
+    /// the head and writing `Complete`) is accepted and completed.
     pub target_head: Option<u64>,
     /// The identity stamped on the destination's database-info: the source
     /// database's (plain migration) or the one derived for a rebuild.

@@ -104,7 +104,8 @@ pub async fn rebuild(
             last_migrated: start.checked_sub(1),
             source_head: end,
             destination_head: found.head,
-            target_head: None,
+            // As in a plain run: noted from the start (see `MigrationStatus`).
+            target_head: Some(end),
             identity: info.identity.clone(),
             rebuild: Some(record),
             updated: String::new(),
@@ -131,21 +132,17 @@ pub async fn rebuild(
     report.plugins = chain.finish()?;
 
     if !options.dry_run {
-        // The finalizing record also notes the last entries replayed.
+        move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
+        // The complete record also notes the last entries replayed.
         let status = &mut checkpoints.status;
         status.last_migrated = end.checked_sub(1);
-        status.state = MigrationState::Finalizing;
-        status.target_head = Some(end);
-        checkpoints.write().await?;
-        if let Some(last) = end.checked_sub(1) {
-            observer.checkpoint(last);
-        }
-        move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
-        let status = &mut checkpoints.status;
         status.state = MigrationState::Complete;
         status.destination_head = Some(end);
         status.target_head = None;
         checkpoints.write().await?;
+        if let Some(last) = checkpoints.status.last_migrated {
+            observer.checkpoint(last);
+        }
     }
     report.elapsed = started.elapsed();
     observer.finished(&report.stats);
