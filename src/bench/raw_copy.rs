@@ -1,8 +1,9 @@
 //! The physical limit of a copier: a raw copy of one namespace's keys and
 //! bytes between two stores, with nothing but the store's own operations
-//! (scan a page, create the page in one batch). A migration moves the same
-//! bytes between the same stores and does more besides (decode, walk,
-//! check), so it can approach this throughput but not beat it.
+//! (scan a page, create the page in one batch, one after the other). A
+//! migration moves the same bytes between the same stores and does more
+//! besides (walk, check); it overlaps its reads with its writes, which the
+//! raw copy does not, so it can come close to this throughput.
 
 use serde::Serialize;
 
