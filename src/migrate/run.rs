@@ -15,7 +15,7 @@ use crate::store::ValueStore;
 use super::checkpoint::CheckpointClock;
 use super::copier::{Copier, CopierSettings, CopyStats};
 use super::destination::{Mode, StatusWriter, check_destination, move_roots, read_destination};
-use super::status::{MigrationState, MigrationStatus};
+use super::status::MigrationStatus;
 use super::{MigrateError, MigrationObserver, NodeXform};
 
 /// Settings of a migration run.
@@ -122,18 +122,7 @@ pub async fn migrate(
         ControlFlow::Continue(report) => report,
     };
     let (start, end) = (report.start, report.end);
-    let mut status = MigrationStatus {
-        state: MigrationState::InProgress,
-        last_migrated: start.checked_sub(1),
-        source_head: end,
-        destination_head: found.head,
-        // Noted from the start, so that no write of its own is needed
-        // between the last node and the head's move (see `MigrationStatus`).
-        target_head: Some(end),
-        identity: info.identity.clone(),
-        rebuild: None,
-        updated: String::new(),
-    };
+    let mut status = MigrationStatus::starting(start, end, found.head, info.identity.clone(), None);
     let writer = StatusWriter {
         dst: dst.as_ref(),
         id,
@@ -186,11 +175,7 @@ pub async fn migrate(
 
     if !options.dry_run {
         move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
-        // The complete record also notes the last entries copied.
-        status.last_migrated = end.checked_sub(1);
-        status.state = MigrationState::Complete;
-        status.destination_head = Some(end);
-        status.target_head = None;
+        status.complete_at(end);
         writer.write(&mut status_raw, &status).await?;
         if let Some(last) = status.last_migrated {
             observer.checkpoint(last);

@@ -61,6 +61,40 @@ pub struct MigrationStatus {
     pub updated: String,
 }
 
+impl MigrationStatus {
+    /// The first record of a run copying entries `start..end` into a
+    /// destination whose head is at `destination_head`: in progress, and
+    /// naming from the start the head the run moves to, so that no write of
+    /// its own is needed between the last node and the head's move.
+    pub(crate) fn starting(
+        start: u64,
+        end: u64,
+        destination_head: Option<u64>,
+        identity: String,
+        rebuild: Option<RebuildRecord>,
+    ) -> MigrationStatus {
+        MigrationStatus {
+            state: MigrationState::InProgress,
+            last_migrated: start.checked_sub(1),
+            source_head: end,
+            destination_head,
+            target_head: Some(end),
+            identity,
+            rebuild,
+            updated: String::new(),
+        }
+    }
+
+    /// The record once the roots are at `end`: complete, and noting the
+    /// last entries copied (no checkpoint is written after the last entry).
+    pub(crate) fn complete_at(&mut self, end: u64) {
+        self.last_migrated = end.checked_sub(1);
+        self.state = MigrationState::Complete;
+        self.destination_head = Some(end);
+        self.target_head = None;
+    }
+}
+
 /// What the status record says about a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RebuildRecord {

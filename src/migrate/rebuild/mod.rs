@@ -45,7 +45,7 @@ use super::checkpoint::CheckpointClock;
 use super::copier::CopyStats;
 use super::destination::{Mode, StatusWriter, check_destination, move_roots, read_destination};
 use super::overlay::Overlay;
-use super::status::{MigrationState, MigrationStatus, RebuildRecord};
+use super::status::{MigrationStatus, RebuildRecord};
 use super::{MigrateError, MigrateOptions, MigrationObserver, MigrationReport, TxXform};
 use chain::Chain;
 use source::SourceLog;
@@ -99,17 +99,13 @@ pub async fn rebuild(
             dry_run: options.dry_run,
         },
         raw: found.status.as_ref().map(|(_, raw)| raw.clone()),
-        status: MigrationStatus {
-            state: MigrationState::InProgress,
-            last_migrated: start.checked_sub(1),
-            source_head: end,
-            destination_head: found.head,
-            // As in a plain run: noted from the start (see `MigrationStatus`).
-            target_head: Some(end),
-            identity: info.identity.clone(),
-            rebuild: Some(record),
-            updated: String::new(),
-        },
+        status: MigrationStatus::starting(
+            start,
+            end,
+            found.head,
+            info.identity.clone(),
+            Some(record),
+        ),
         clock: CheckpointClock::new(end, options.log_every, options.checkpoint_interval),
     };
     checkpoints.write().await?;
@@ -133,12 +129,7 @@ pub async fn rebuild(
 
     if !options.dry_run {
         move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
-        // The complete record also notes the last entries replayed.
-        let status = &mut checkpoints.status;
-        status.last_migrated = end.checked_sub(1);
-        status.state = MigrationState::Complete;
-        status.destination_head = Some(end);
-        status.target_head = None;
+        checkpoints.status.complete_at(end);
         checkpoints.write().await?;
         if let Some(last) = checkpoints.status.last_migrated {
             observer.checkpoint(last);
