@@ -50,7 +50,7 @@ pub struct CopyStats {
 struct Loaded {
     key: String,
     bytes: Vec<u8>,
-    /// The keys of its children, in order.
+    /// The keys of its children, in order (taken when its frame is made).
     children: Vec<String>,
     /// The decoded node, only when some transform looks at nodes: without
     /// one the copier needs the links alone, read without building it.
@@ -463,12 +463,14 @@ impl<'a> Copier<'a> {
     }
 
     /// A node on the path: its missing children read and transformed.
-    async fn frame(&mut self, node: Loaded) -> Result<Frame, MigrateError> {
+    async fn frame(&mut self, mut node: Loaded) -> Result<Frame, MigrateError> {
         let bounds = match &node.node {
             Some(decoded) => validate::child_bounds(decoded, &node.bounds),
             None => vec![Bounds::default(); node.children.len()],
         };
-        let keyed: Vec<(String, Bounds)> = node.children.iter().cloned().zip(bounds).collect();
+        // The keys are needed only here: moved, not copied.
+        let children = std::mem::take(&mut node.children);
+        let keyed: Vec<(String, Bounds)> = children.into_iter().zip(bounds).collect();
         let missing = self.missing(keyed).await?;
         let children = self.load(missing).await?;
         Ok(Frame {
