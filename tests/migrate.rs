@@ -648,6 +648,63 @@ async fn a_run_stopped_after_moving_the_head_is_completed_by_the_next() {
     );
 }
 
+/// A later run makes its head move and its complete record durable with one
+/// barrier: the record names the head it moved from, so that a crash that
+/// keeps the record but loses the move is completed by the next run. A head
+/// anywhere else is still refused.
+#[tokio::test]
+async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run() {
+    let mut source = Source::create(mem()).await;
+    source.grow(10, 2).await;
+    let dst = mem();
+    let first = migrate_all(source.store(), dst.clone()).await;
+    let status = |dst: Arc<dyn ValueStore>| async move {
+        migrate::read_status(dst.as_ref(), DB, "migration-status")
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+    };
+    // The first run writes database-info after the head, with barriers.
+    assert_eq!(status(dst.clone()).await.previous_head, None);
+    source.grow(5, 2).await;
+    let second = migrate_all(source.store(), dst.clone()).await;
+    let complete = status(dst.clone()).await;
+    assert_eq!(complete.state, MigrationState::Complete);
+    assert_eq!(complete.previous_head, Some(first.end));
+
+    let tx_log = source.db.info().tx_log.clone();
+    let head = |count| model::encode(&Node::TxLogHead(model::TxLogHead { count }));
+    let set_head = |from: u64, to: u64| {
+        let dst = dst.clone();
+        let tx_log = tx_log.clone();
+        async move {
+            let outcome = dst
+                .replace(DB, &tx_log, Some(&head(from)), &head(to))
+                .await
+                .unwrap();
+            assert!(outcome.replaced());
+        }
+    };
+    // What a crash may leave: the record complete, the head where it was.
+    set_head(second.end, first.end).await;
+    let report = migrate_all(source.store(), dst.clone()).await;
+    assert_eq!(report.start, second.end);
+    assert_eq!(report.stats.nodes_written, 0, "nothing left to copy");
+    let after = status(dst.clone()).await;
+    assert_eq!(after.state, MigrationState::Complete);
+    assert_eq!(after.destination_head, Some(second.end));
+    assert_equivalent(source.store(), dst.clone()).await;
+
+    // A head below the one the record names: refused.
+    set_head(second.end, first.end - 1).await;
+    let err = migrate_all_err(source.store(), dst.clone()).await;
+    assert!(
+        matches!(err, MigrateError::DestinationChanged { .. }),
+        "{err}"
+    );
+}
+
 /// Replaces the status record (whose bytes are `raw`) with `status`.
 async fn put_status(dst: &dyn ValueStore, raw: &[u8], status: &migrate::MigrationStatus) {
     let key = migrate::status_key(DB, "migration-status");

@@ -135,6 +135,9 @@ impl Database {
         let (entry, _) = db.bootstrap_entry(instant_ms, shape).await?;
         db.append_entry(&entry).await?;
         let info_bytes = model::encode(&Node::DatabaseInfo(db.info.clone()));
+        // The head before database-info: a store holding this database's
+        // info always holds its first entry and head.
+        db.store.flush().await?;
         match db.store.replace(id, id, None, &info_bytes).await? {
             ReplaceOutcome::Replaced => Ok(db),
             ReplaceOutcome::Mismatch(_) => Err(exists(&db.store, id)),
@@ -270,6 +273,8 @@ impl Database {
         }
         let head = |count| model::encode(&Node::TxLogHead(TxLogHead { count }));
         let expected = (n > 0).then(|| head(n));
+        // The entry and its trees must be on disk before the head names them.
+        self.store.flush().await?;
         let outcome = self
             .store
             .replace(

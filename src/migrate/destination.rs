@@ -215,8 +215,18 @@ pub(crate) fn check_destination(
                     destination_identity: status.identity.clone(),
                 });
             }
-            // A run that stopped after moving the head left it at its target.
-            let expected_heads = [Some(status.destination_head), status.target_head.map(Some)];
+            // A run that stopped after moving the head left it at its target;
+            // one whose head move did not reach the disk before its complete
+            // record left it where it moved from.
+            let unmoved = match status.state {
+                MigrationState::Complete => status.previous_head.map(Some),
+                _ => None,
+            };
+            let expected_heads = [
+                Some(status.destination_head),
+                status.target_head.map(Some),
+                unmoved,
+            ];
             if !expected_heads.contains(&Some(found.head)) {
                 return Err(MigrateError::DestinationChanged {
                     what: format!(
@@ -250,17 +260,23 @@ pub(crate) fn check_destination(
 }
 
 /// Moves the destination's roots: the tx-log head first, database-info last,
-/// each by compare-and-set against what was read at the start.
-pub(crate) async fn move_roots(
+/// each by compare-and-set against what was read at the start. The nodes
+/// are made durable before either moves, the head before database-info.
+/// Returns the count the head moved from when no barrier followed the move
+/// (a later run, not just the head, moved): what is written next may then
+/// reach the disk before the head does.
+async fn move_roots(
     dst: &dyn ValueStore,
     id: &str,
     info: &DatabaseInfo,
     found: &Destination,
     end: u64,
     info_bytes: &[u8],
-) -> Result<(), MigrateError> {
-    dst.flush().await.map_err(MigrateError::destination_store)?;
-    if found.head != Some(end) {
+) -> Result<Option<u64>, MigrateError> {
+    let flush = || async { dst.flush().await.map_err(MigrateError::destination_store) };
+    flush().await?;
+    let moves_head = found.head != Some(end);
+    if moves_head {
         let head = model::encode(&Node::TxLogHead(TxLogHead { count: end }));
         cas(
             dst,
@@ -273,6 +289,7 @@ pub(crate) async fn move_roots(
         .await?;
     }
     if found.info_raw.as_deref() != Some(info_bytes) {
+        flush().await?;
         cas(
             dst,
             id,
@@ -282,8 +299,16 @@ pub(crate) async fn move_roots(
             "database-info",
         )
         .await?;
+        flush().await?;
+        return Ok(None);
     }
-    dst.flush().await.map_err(MigrateError::destination_store)
+    match found.head {
+        Some(from) if moves_head => Ok(Some(from)),
+        _ => {
+            flush().await?;
+            Ok(None)
+        }
+    }
 }
 
 async fn cas(
@@ -352,5 +377,31 @@ impl StatusWriter<'_> {
             .map_err(MigrateError::destination_store)?;
         *raw = Some(write_status(self.dst, self.id, self.suffix, raw.as_deref(), status).await?);
         Ok(())
+    }
+
+    /// Ends a run that copied everything below `end`: moves the roots,
+    /// notes the record complete and makes both durable. A later run's
+    /// head move and its record share one barrier: the record then names
+    /// the head it moved from, and a destination found there is completed
+    /// by the next run (two syncs instead of three).
+    pub(crate) async fn complete(
+        &self,
+        raw: &mut Option<Vec<u8>>,
+        status: &mut MigrationStatus,
+        found: &Destination,
+        info: &DatabaseInfo,
+        info_bytes: &[u8],
+        end: u64,
+    ) -> Result<(), MigrateError> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let moved_from = move_roots(self.dst, self.id, info, found, end, info_bytes).await?;
+        status.complete_at(end, moved_from);
+        *raw = Some(write_status(self.dst, self.id, self.suffix, raw.as_deref(), status).await?);
+        self.dst
+            .flush()
+            .await
+            .map_err(MigrateError::destination_store)
     }
 }

@@ -14,7 +14,7 @@ use crate::store::ValueStore;
 
 use super::checkpoint::CheckpointClock;
 use super::copier::{Copier, CopierSettings, CopyStats};
-use super::destination::{Mode, StatusWriter, check_destination, move_roots, read_destination};
+use super::destination::{Mode, StatusWriter, check_destination, read_destination};
 use super::status::MigrationStatus;
 use super::{MigrateError, MigrationObserver, NodeXform};
 
@@ -174,9 +174,16 @@ pub async fn migrate(
     report.stats = copier.stats.clone();
 
     if !options.dry_run {
-        move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
-        status.complete_at(end);
-        writer.write(&mut status_raw, &status).await?;
+        writer
+            .complete(
+                &mut status_raw,
+                &mut status,
+                &found,
+                &info,
+                &info_bytes,
+                end,
+            )
+            .await?;
         if let Some(last) = status.last_migrated {
             observer.checkpoint(last);
         }

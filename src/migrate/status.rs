@@ -49,6 +49,13 @@ pub struct MigrationStatus {
     /// A destination whose head is there (the run stopped between moving
     /// the head and writing `Complete`) is accepted and completed.
     pub target_head: Option<u64>,
+    /// In a `Complete` record: the head count the run moved the head from,
+    /// when the head move and this record were made durable together (an
+    /// embedded store may then keep the record but lose the move in a
+    /// crash). A destination whose head is still there is completed by the
+    /// next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_head: Option<u64>,
     /// The identity stamped on the destination's database-info: the source
     /// database's (plain migration) or the one derived for a rebuild.
     pub identity: String,
@@ -79,6 +86,7 @@ impl MigrationStatus {
             source_head: end,
             destination_head,
             target_head: Some(end),
+            previous_head: None,
             identity,
             rebuild,
             updated: String::new(),
@@ -86,12 +94,15 @@ impl MigrationStatus {
     }
 
     /// The record once the roots are at `end`: complete, and noting the
-    /// last entries copied (no checkpoint is written after the last entry).
-    pub(crate) fn complete_at(&mut self, end: u64) {
+    /// last entries copied (no checkpoint is written after the last entry)
+    /// and the head count the move left behind when it may not yet be
+    /// durable (`moved_from`).
+    pub(crate) fn complete_at(&mut self, end: u64, moved_from: Option<u64>) {
         self.last_migrated = end.checked_sub(1);
         self.state = MigrationState::Complete;
         self.destination_head = Some(end);
         self.target_head = None;
+        self.previous_head = moved_from;
     }
 }
 

@@ -126,6 +126,10 @@ pub trait ValueStore: Send + Sync + 'static {
 
     /// Compare-and-set: writes `new` only if the stored value equals
     /// `expected` (`None`: the key must be absent).
+    ///
+    /// Not a durability barrier: on an embedded store, writes made before
+    /// it may reach the disk after it. A caller about to point a root at
+    /// nodes it wrote calls [`ValueStore::flush`] first.
     async fn replace(
         &self,
         namespace: &str,
@@ -144,7 +148,9 @@ pub trait ValueStore: Send + Sync + 'static {
     ) -> Result<Vec<Entry>, StoreError>;
 
     /// Makes every completed write durable (embedded stores); a no-op where
-    /// each statement is already durable on return.
+    /// each statement is already durable on return. The only ordering
+    /// barrier the trait offers: what was written before it is on disk
+    /// before anything written after it.
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -112,9 +112,6 @@ impl ValueStore for SledStore {
         new: &[u8],
     ) -> Result<ReplaceOutcome, StoreError> {
         let tree = self.tree(namespace, "replace")?;
-        // Everything written before a root moves must be durable first, so a
-        // crash can never leave a root pointing at a lost node.
-        self.flush().await?;
         let swapped = tree
             .compare_and_swap(key.as_bytes(), expected, Some(new))
             .map_err(|e| StoreError::io(&self.url, "replace", e));

@@ -43,7 +43,7 @@ use crate::store::ValueStore;
 
 use super::checkpoint::CheckpointClock;
 use super::copier::CopyStats;
-use super::destination::{Mode, StatusWriter, check_destination, move_roots, read_destination};
+use super::destination::{Mode, StatusWriter, check_destination, read_destination};
 use super::overlay::Overlay;
 use super::status::{MigrationStatus, RebuildRecord};
 use super::{MigrateError, MigrateOptions, MigrationObserver, MigrationReport, TxXform};
@@ -128,9 +128,15 @@ pub async fn rebuild(
     report.plugins = chain.finish()?;
 
     if !options.dry_run {
-        move_roots(dst.as_ref(), id, &info, &found, end, &info_bytes).await?;
-        checkpoints.status.complete_at(end);
-        checkpoints.write().await?;
+        let Checkpoints {
+            writer,
+            raw,
+            status,
+            ..
+        } = &mut checkpoints;
+        writer
+            .complete(raw, status, &found, &info, &info_bytes, end)
+            .await?;
         if let Some(last) = checkpoints.status.last_migrated {
             observer.checkpoint(last);
         }
