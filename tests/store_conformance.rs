@@ -255,7 +255,13 @@ async fn batches_keep_order(store: Arc<dyn ValueStore>, _: String) {
             }
         }
     }
+    // contains_many: the same keys, one answer per key, in order.
+    let present = store.contains_many("ns", &keys).await.unwrap();
+    let expected: Vec<bool> = values.iter().map(Option::is_some).collect();
+    assert_eq!(present, expected);
+    assert_eq!(present.iter().filter(|p| !**p).count(), 3);
     assert_eq!(store.get_many("ns", &[]).await.unwrap(), Vec::new());
+    assert!(store.contains_many("ns", &[]).await.unwrap().is_empty());
     assert_eq!(store.create_many("ns", &[]).await.unwrap(), Vec::new());
 }
 

@@ -104,6 +104,21 @@ impl ValueStore for SledStore {
         outcomes
     }
 
+    async fn contains_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<bool>, StoreError> {
+        // Without copying the values out, as `get_many` would.
+        let tree = self.tree(namespace, "contains")?;
+        keys.iter()
+            .map(|k| {
+                tree.contains_key(k.as_bytes())
+                    .map_err(|e| StoreError::io(&self.url, "contains", e))
+            })
+            .collect()
+    }
+
     async fn replace(
         &self,
         namespace: &str,
