@@ -229,10 +229,7 @@ async fn interrupted_migration_resumes_to_an_equivalent_copy() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
-    let (status, _) = migrate::read_status(dst_inner.as_ref(), DB, "migration-status")
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, _) = status_record(dst_inner.as_ref()).await;
     assert_eq!(status.state, MigrationState::InProgress);
     let resumed_from = status.last_migrated.unwrap() + 1;
     assert!(
@@ -604,10 +601,7 @@ async fn a_run_stopped_after_moving_the_head_is_completed_by_the_next() {
     let first = migrate_all(source.store(), dst.clone()).await;
     source.grow(5, 2).await;
     let second = migrate_all(source.store(), dst.clone()).await;
-    let (complete, raw) = migrate::read_status(dst.as_ref(), DB, "migration-status")
-        .await
-        .unwrap()
-        .unwrap();
+    let (complete, raw) = status_record(dst.as_ref()).await;
     assert_eq!(complete.state, MigrationState::Complete);
     assert_eq!(complete.target_head, None);
     // What the store holds had the second run stopped right after the head moved.
@@ -621,20 +615,14 @@ async fn a_run_stopped_after_moving_the_head_is_completed_by_the_next() {
     put_status(dst.as_ref(), &raw, &stopped).await;
     let report = migrate_all(source.store(), dst.clone()).await;
     assert_eq!(report.stats.nodes_written, 0, "nothing left to copy");
-    let (after, _) = migrate::read_status(dst.as_ref(), DB, "migration-status")
-        .await
-        .unwrap()
-        .unwrap();
+    let (after, _) = status_record(dst.as_ref()).await;
     assert_eq!(after.state, MigrationState::Complete);
     assert_eq!(after.destination_head, Some(second.end));
     assert_eq!(after.last_migrated, Some(second.end - 1));
     assert_equivalent(source.store(), dst.clone()).await;
 
     // The same record with a target the head is not at: refused.
-    let (_, raw) = migrate::read_status(dst.as_ref(), DB, "migration-status")
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, raw) = status_record(dst.as_ref()).await;
     let elsewhere = migrate::MigrationStatus {
         target_head: Some(second.end + 7),
         destination_head: Some(first.end),
@@ -658,18 +646,11 @@ async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run()
     source.grow(10, 2).await;
     let dst = mem();
     let first = migrate_all(source.store(), dst.clone()).await;
-    let status = |dst: Arc<dyn ValueStore>| async move {
-        migrate::read_status(dst.as_ref(), DB, "migration-status")
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-    };
     // The first run writes database-info after the head, with barriers.
-    assert_eq!(status(dst.clone()).await.previous_head, None);
+    assert_eq!(status_record(dst.as_ref()).await.0.previous_head, None);
     source.grow(5, 2).await;
     let second = migrate_all(source.store(), dst.clone()).await;
-    let complete = status(dst.clone()).await;
+    let (complete, _) = status_record(dst.as_ref()).await;
     assert_eq!(complete.state, MigrationState::Complete);
     assert_eq!(complete.previous_head, Some(first.end));
 
@@ -691,7 +672,7 @@ async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run()
     let report = migrate_all(source.store(), dst.clone()).await;
     assert_eq!(report.start, second.end);
     assert_eq!(report.stats.nodes_written, 0, "nothing left to copy");
-    let after = status(dst.clone()).await;
+    let (after, _) = status_record(dst.as_ref()).await;
     assert_eq!(after.state, MigrationState::Complete);
     assert_eq!(after.destination_head, Some(second.end));
     assert_equivalent(source.store(), dst.clone()).await;
@@ -703,6 +684,14 @@ async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run()
         matches!(err, MigrateError::DestinationChanged { .. }),
         "{err}"
     );
+}
+
+/// The status record of `DB` in `dst` and its bytes; it must exist.
+async fn status_record(dst: &dyn ValueStore) -> (migrate::MigrationStatus, Vec<u8>) {
+    migrate::read_status(dst, DB, "migration-status")
+        .await
+        .unwrap()
+        .expect("a status record")
 }
 
 /// Replaces the status record (whose bytes are `raw`) with `status`.
