@@ -18,10 +18,11 @@ use eva_admin::store::{self, ValueStore};
 const BIN: &str = env!("CARGO_BIN_EXE_eva-admin");
 
 /// Every row, in table order.
-const IDS: [&str; 10] = [
+const IDS: [&str; 11] = [
     "P1-sled",
     "P1-postgres",
     "P2",
+    "P2-floor",
     "P2-batch-1",
     "P2-batch-16",
     "P2-batch-256",

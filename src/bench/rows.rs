@@ -48,15 +48,15 @@ pub(super) async fn copy(
         return Ok(m);
     }
     progress.phase(&format!("P1 {name}"), runs as u64);
-    match measure::migration_vs_raw_copy(lab, backend, runs, &mut || progress.step()).await? {
-        None => m.skip("no --postgres"),
-        Some(pairs) => m.throughputs(&pairs, lab.facts.bytes, "raw copy", "migration"),
-    }
+    let pairs = measure::migration_vs_raw_copy(lab, backend, runs, &mut || progress.step()).await?;
+    m.throughputs(&pairs, lab.facts.bytes, "raw copy", "migration");
     Ok(m)
 }
 
-/// P2: migration through identity.wasm ÷ without plugins, then the host's
-/// cost per node at each batch size (all skipped without identity.wasm).
+/// P2: migration through identity.wasm ÷ without plugins, the same through
+/// a transform compiled into the host (the floor under P2), then the
+/// host's cost per node at each batch size (all but the floor skipped
+/// without identity.wasm).
 pub(super) async fn plugin(
     lab: &mut Lab,
     options: &BenchOptions,
@@ -68,6 +68,13 @@ pub(super) async fn plugin(
         "Per run: a full migration into an empty sled store without plugins, then one through identity.wasm (read and write hooks, every batch unchanged; loaded before the clock starts).",
         Unit::Ratio,
         Some(Target::AtLeast(0.85)),
+    );
+    let mut floor = Measure::new(
+        "P2-floor",
+        "full migration through a transform compiled into the host, returning every batch unchanged ÷ without (throughput): the most any plugin seeing whole nodes can reach",
+        "Per run: a full migration into an empty sled store without transforms, then one through a native identity transform (both hooks): every node decoded whole, checked and encoded again, nothing crossing into a sandbox.",
+        Unit::Ratio,
+        None,
     );
     let mut costs: Vec<Measure> = BATCH_SIZES
         .iter()
@@ -81,13 +88,23 @@ pub(super) async fn plugin(
             )
         })
         .collect();
-    let identity = options.plugin_dir.join("identity.wasm");
     if let Some(why) = options.unselected(Group::P2) {
-        for m in std::iter::once(&mut p2).chain(&mut costs) {
+        for m in [&mut p2, &mut floor].into_iter().chain(&mut costs) {
             m.skip(why);
         }
-        return Ok(std::iter::once(p2).chain(costs).collect());
+        return Ok([p2, floor].into_iter().chain(costs).collect());
     }
+    let runs = options.runs;
+    progress.phase("P2 floor (native identity)", runs as u64);
+    let pairs = measure::native_identity_vs_none(lab, runs, &mut || progress.step()).await?;
+    floor.throughputs(
+        &pairs,
+        lab.facts.bytes,
+        "without transforms",
+        "native identity",
+    );
+
+    let identity = options.plugin_dir.join("identity.wasm");
     if !identity.is_file() {
         let why = format!(
             "no identity.wasm in {} (build it: bash plugins/build.sh; or pass --plugin-dir)",
@@ -96,9 +113,9 @@ pub(super) async fn plugin(
         for m in std::iter::once(&mut p2).chain(&mut costs) {
             m.skip(&why);
         }
-        return Ok(std::iter::once(p2).chain(costs).collect());
+        return Ok([p2, floor].into_iter().chain(costs).collect());
     }
-    let (runs, sandbox) = (options.runs, &options.plugin_options);
+    let sandbox = &options.plugin_options;
     progress.phase("P2 identity plugin", runs as u64);
     let pairs =
         measure::identity_vs_none(lab, &identity, sandbox, runs, &mut || progress.step()).await?;
@@ -115,7 +132,7 @@ pub(super) async fn plugin(
         );
         m.result = Summary::of(samples);
     }
-    Ok(std::iter::once(p2).chain(costs).collect())
+    Ok([p2, floor].into_iter().chain(costs).collect())
 }
 
 /// P3: incremental run after 1 % growth ÷ full run.

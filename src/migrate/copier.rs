@@ -18,7 +18,7 @@ use crate::store::{CreateOutcome, Entry, StoreError, ValueStore};
 use super::MigrateError;
 use super::cache::PresentKeys;
 use super::remap::{RemapCache, remap_key};
-use super::validate::{self, Bounds};
+use super::validate::{self, Bounds, Shape};
 use super::xform::{KeyedNode, NodeXform};
 
 /// What a run read, wrote and skipped. Counted, never estimated.
@@ -174,11 +174,13 @@ impl<'a> Copier<'a> {
     /// run writes itself by compare-and-set) through every hook, validated,
     /// so transforms see them and cannot change them inconsistently.
     pub(crate) fn transform_root(&mut self, key: &str, node: Node) -> Result<Node, MigrateError> {
-        let mut batch = vec![(key.to_string(), node)];
+        let given = [key.to_string()];
+        let shapes = [Shape::of(&node)];
         let bounds = [Bounds::default()];
+        let mut batch = vec![(key.to_string(), node)];
         for xform in self.xforms.iter_mut() {
             if xform.has_read() {
-                let out = run_hook(xform.as_mut(), batch.clone(), true)?;
+                let out = run_hook(xform.as_mut(), batch, true)?;
                 if out.len() != 1 {
                     return Err(rejected(
                         xform.name(),
@@ -186,12 +188,12 @@ impl<'a> Copier<'a> {
                         "a root node (database-info, tx-log head) cannot be skipped",
                     ));
                 }
-                check_outputs(xform.name(), &batch, &out, &bounds, false)?;
+                check_outputs(xform.name(), &given, &shapes, &out, &bounds, false)?;
                 batch = out;
             }
             if xform.has_write() {
-                let out = run_hook(xform.as_mut(), batch.clone(), false)?;
-                check_outputs(xform.name(), &batch, &out, &bounds, false)?;
+                let out = run_hook(xform.as_mut(), batch, false)?;
+                check_outputs(xform.name(), &given, &shapes, &out, &bounds, false)?;
                 batch = out;
             }
         }
@@ -304,15 +306,24 @@ impl<'a> Copier<'a> {
         &mut self,
         batch: Vec<Loaded>,
     ) -> Result<Vec<(String, Vec<u8>)>, MigrateError> {
-        let originals: Vec<String> = batch.iter().map(|l| l.key.clone()).collect();
-        let bounds: Vec<Bounds> = batch.iter().map(|l| l.bounds.clone()).collect();
-        let mut nodes: Vec<KeyedNode> = batch
-            .into_iter()
-            .filter_map(|l| Some((l.key, l.node?)))
-            .collect();
+        // With a transform every node is decoded (`decodes`). The hooks get
+        // the nodes by value; what their outputs are checked against stays.
+        let mut originals = Vec::with_capacity(batch.len());
+        let mut bounds = Vec::with_capacity(batch.len());
+        let mut shapes = Vec::with_capacity(batch.len());
+        let mut nodes: Vec<KeyedNode> = Vec::with_capacity(batch.len());
+        for l in batch {
+            if let Some(node) = l.node {
+                originals.push(l.key.clone());
+                bounds.push(l.bounds);
+                shapes.push(Shape::of(&node));
+                nodes.push((l.key, node));
+            }
+        }
         for xform in self.xforms.iter_mut().filter(|x| x.has_write()) {
-            let out = run_hook(xform.as_mut(), nodes.clone(), false)?;
-            check_outputs(xform.name(), &nodes, &out, &bounds, true)?;
+            let given: Vec<String> = nodes.iter().map(|(k, _)| k.clone()).collect();
+            let out = run_hook(xform.as_mut(), nodes, false)?;
+            check_outputs(xform.name(), &given, &shapes, &out, &bounds, true)?;
             nodes = out;
         }
         self.load_remaps_for_children(&nodes).await?;
@@ -582,52 +593,58 @@ impl<'a> Copier<'a> {
         &mut self,
         batch: Vec<Loaded>,
     ) -> Result<Vec<Loaded>, MigrateError> {
-        let mut by_key: HashMap<String, Loaded> = HashMap::new();
+        // With a transform every node is decoded (`decodes`). The hooks get
+        // the nodes by value; what their outputs are checked against stays.
+        let mut by_key: HashMap<String, (Loaded, Shape)> = HashMap::with_capacity(batch.len());
         let mut nodes: Vec<KeyedNode> = Vec::with_capacity(batch.len());
-        for l in batch {
-            if let Some(node) = &l.node {
-                nodes.push((l.key.clone(), node.clone()));
+        for mut l in batch {
+            if let Some(node) = l.node.take() {
+                let shape = Shape::of(&node);
+                nodes.push((l.key.clone(), node));
+                by_key.insert(l.key.clone(), (l, shape));
             }
-            by_key.insert(l.key.clone(), l);
         }
         for i in 0..self.xforms.len() {
             if !self.xforms[i].has_read() {
                 continue;
             }
             let name = self.xforms[i].name().to_string();
-            let out = run_hook(self.xforms[i].as_mut(), nodes.clone(), true)?;
-            let kept: HashSet<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
-            if let Some((k, _)) = out.iter().find(|(k, _)| !by_key.contains_key(k)) {
-                return Err(rejected(
-                    &name,
-                    k,
-                    "a read-xform may not change keys or invent nodes",
-                ));
+            let given: Vec<String> = nodes.iter().map(|(k, _)| k.clone()).collect();
+            let out = run_hook(self.xforms[i].as_mut(), nodes, true)?;
+            for (key, after) in &out {
+                let Some((loaded, shape)) = by_key.get(key) else {
+                    return Err(rejected(
+                        &name,
+                        key,
+                        "a read-xform may not change keys or invent nodes",
+                    ));
+                };
+                validate::check(shape, after, &loaded.bounds)
+                    .map_err(|rule| rejected(&name, key, &rule))?;
             }
-            let skipped: Vec<String> = nodes
-                .iter()
-                .filter(|(k, _)| !kept.contains(k.as_str()))
-                .map(|(k, _)| k.clone())
+            let kept: HashSet<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+            let skipped: Vec<String> = given
+                .into_iter()
+                .filter(|k| !kept.contains(k.as_str()))
                 .collect();
             self.check_skips_allowed(&name, &skipped).await?;
-            for (key, after) in &out {
-                if let (Some(before), Some(loaded)) =
-                    (nodes.iter().find(|(k, _)| k == key), by_key.get(key))
-                {
-                    validate::check(&before.1, after, &loaded.bounds)
-                        .map_err(|rule| rejected(&name, key, &rule))?;
-                }
-            }
             nodes = out;
         }
         let mut out = Vec::with_capacity(nodes.len());
         for (key, node) in nodes {
-            if let Some(mut loaded) = by_key.remove(&key) {
-                if loaded.node.as_ref() != Some(&node) {
-                    loaded.bytes = model::encode(&node);
+            if let Some((mut loaded, _)) = by_key.remove(&key) {
+                // Re-encoded to learn whether the hooks changed it: cheaper
+                // than keeping a copy of every node to compare with. Other
+                // bytes for an equal node (a source encoded otherwise) keep
+                // the source's.
+                let bytes = model::encode(&node);
+                if bytes != loaded.bytes
+                    && model::decode(&loaded.bytes).ok().as_ref() != Some(&node)
+                {
+                    loaded.bytes = bytes;
                     loaded.children = owned_keys(&node);
-                    loaded.node = Some(node);
                 }
+                loaded.node = Some(node);
                 out.push(loaded);
             }
         }
@@ -698,32 +715,34 @@ fn rejected(plugin: &str, key: &str, rule: &str) -> MigrateError {
     }
 }
 
-/// A write hook's output: one node per input, same kinds, valid; only index
-/// nodes may change keys.
+/// A hook's output: one node per input, same kinds, valid; only a write
+/// hook may change keys, and only an index node's. `given` and `shapes`
+/// are the keys and shapes of the nodes the hook was given.
 fn check_outputs(
     plugin: &str,
-    before: &[KeyedNode],
+    given: &[String],
+    shapes: &[Shape],
     after: &[KeyedNode],
     bounds: &[Bounds],
     write: bool,
 ) -> Result<(), MigrateError> {
-    if after.len() != before.len() {
-        let first = before.first().map_or("(none)", |(k, _)| k.as_str());
+    if after.len() != given.len() {
+        let first = given.first().map_or("(none)", String::as_str);
         return Err(rejected(
             plugin,
             first,
             &format!(
                 "a {} hook must return one node per node it was given, in order (given {}, returned {})",
                 if write { "write" } else { "read" },
-                before.len(),
+                given.len(),
                 after.len()
             ),
         ));
     }
-    for (((old_key, old), (new_key, new)), bounds) in
-        before.iter().zip(after).zip(bounds.iter().cycle())
+    for (((old_key, shape), (new_key, new)), bounds) in
+        given.iter().zip(shapes).zip(after).zip(bounds)
     {
-        validate::check(old, new, bounds).map_err(|rule| rejected(plugin, old_key, &rule))?;
+        validate::check(shape, new, bounds).map_err(|rule| rejected(plugin, old_key, &rule))?;
         let index_node = matches!(new, Node::IndexInner(_) | Node::IndexLeaf(_));
         if old_key != new_key && !(write && index_node) {
             return Err(rejected(

@@ -4,7 +4,7 @@
 use super::super::BenchError;
 use super::super::lab::{Destination, Lab, PAGE};
 use super::super::raw_copy::{first_difference, raw_copy};
-use super::{Pairs, Tick, WARM_UP_RUNS, migrate_timed, timed};
+use super::{Pairs, Tick, migrate_timed, side_by_side, timed};
 
 /// Where P1 copies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,20 +17,16 @@ pub(crate) enum Backend {
 
 /// For each run: a raw copy of the source namespace into an empty
 /// destination, then a full migration into another (or the same, emptied)
-/// one. Seconds of each; `None` when the backend is not available. The
-/// first run checks that the raw copy holds exactly the source's keys and
-/// bytes.
+/// one. Seconds of each. The first run checks that the raw copy holds
+/// exactly the source's keys and bytes.
 pub(crate) async fn migration_vs_raw_copy(
     lab: &mut Lab,
     backend: Backend,
     runs: usize,
     tick: Tick<'_>,
-) -> Result<Option<Pairs>, BenchError> {
-    let mut pairs = Pairs::after_warm_up();
-    for run in 0..runs + WARM_UP_RUNS {
-        let Some(raw_dst) = destination(lab, backend, "p1-raw").await? else {
-            return Ok(None);
-        };
+) -> Result<Pairs, BenchError> {
+    side_by_side(runs, tick, async |run| {
+        let raw_dst = destination(lab, backend, "p1-raw").await?;
         let (copied, raw_secs) = timed(async {
             let copied =
                 raw_copy(lab.source.as_ref(), raw_dst.store.as_ref(), &lab.id, PAGE).await?;
@@ -56,26 +52,27 @@ pub(crate) async fn migration_vs_raw_copy(
         }
         lab.discard(raw_dst).await?;
 
-        let Some(dst) = destination(lab, backend, "p1-migrate").await? else {
-            return Ok(None);
-        };
+        let dst = destination(lab, backend, "p1-migrate").await?;
         let (_, secs) = migrate_timed(lab, &lab.source, &dst.store, &mut []).await?;
         lab.discard(dst).await?;
-        if pairs.push(raw_secs, secs) {
-            tick();
-        }
-    }
-    Ok(Some(pairs))
+        Ok((raw_secs, secs))
+    })
+    .await
 }
 
+/// An empty destination of `backend` (the caller checked that a
+/// PostgreSQL server was given before asking for one).
 async fn destination(
     lab: &mut Lab,
     backend: Backend,
     label: &str,
-) -> Result<Option<Destination>, BenchError> {
+) -> Result<Destination, BenchError> {
     match backend {
-        Backend::Sled => lab.sled(label).await.map(Some),
-        Backend::Postgres => lab.postgres().await,
+        Backend::Sled => lab.sled(label).await,
+        Backend::Postgres => lab.postgres().await?.ok_or_else(|| BenchError::Unsound {
+            what: "the sled→PostgreSQL copy".into(),
+            detail: "no PostgreSQL server was given (--postgres)".into(),
+        }),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::db::generate::{GenerateOptions, generate};
 use super::super::BenchError;
 use super::super::lab::{Lab, PAGE};
 use super::super::raw_copy::raw_copy;
-use super::{Pairs, Tick, WARM_UP_RUNS, migrate_timed};
+use super::{Pairs, Tick, migrate_timed, side_by_side};
 
 /// How much the source grows between the two runs, in % of its data
 /// transactions.
@@ -23,9 +23,8 @@ pub(crate) async fn incremental_vs_full(
     runs: usize,
     tick: Tick<'_>,
 ) -> Result<Pairs, BenchError> {
-    let mut pairs = Pairs::after_warm_up();
     let grow_by = lab.workload.growth(GROWTH_PERCENT);
-    for run in 0..runs + WARM_UP_RUNS {
+    side_by_side(runs, tick, async |run| {
         let source = lab.sled("p3-source").await?;
         raw_copy(lab.source.as_ref(), source.store.as_ref(), &lab.id, PAGE).await?;
         let dst = lab.sled("p3-destination").await?;
@@ -55,9 +54,7 @@ pub(crate) async fn incremental_vs_full(
         }
         lab.discard(dst).await?;
         lab.discard(source).await?;
-        if pairs.push(full_secs, secs) {
-            tick();
-        }
-    }
-    Ok(pairs)
+        Ok((full_secs, secs))
+    })
+    .await
 }

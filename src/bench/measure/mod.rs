@@ -13,7 +13,7 @@ mod verify;
 pub(crate) use copy::migration_vs_raw_copy;
 pub(crate) use incremental::incremental_vs_full;
 pub(crate) use memory::{FACTOR, MemorySources, peak_memory};
-pub(crate) use plugin::{host_cost_per_node, identity_vs_none};
+pub(crate) use plugin::{host_cost_per_node, identity_vs_none, native_identity_vs_none};
 pub(crate) use rebuild::rebuild_vs_migration;
 pub(crate) use verify::verify_vs_migration;
 
@@ -39,28 +39,13 @@ pub(crate) struct Pairs {
     pub baseline: Vec<f64>,
     /// The quantity measured, one sample per run.
     pub subject: Vec<f64>,
-    /// Pairs still to be thrown away as warm-up.
-    warm_up: usize,
 }
 
 impl Pairs {
-    /// Pairs whose first [`WARM_UP_RUNS`] pushes are thrown away.
-    pub fn after_warm_up() -> Pairs {
-        Pairs {
-            warm_up: WARM_UP_RUNS,
-            ..Pairs::default()
-        }
-    }
-
-    /// Adds run `i`'s two samples (unless still warming up); whether they count.
-    pub fn push(&mut self, baseline: f64, subject: f64) -> bool {
-        if self.warm_up > 0 {
-            self.warm_up -= 1;
-            return false;
-        }
+    /// Adds one run's two samples.
+    pub fn push(&mut self, baseline: f64, subject: f64) {
         self.baseline.push(baseline);
         self.subject.push(subject);
-        true
     }
 
     /// `subject ÷ baseline` of each run.
@@ -81,6 +66,25 @@ impl Pairs {
             .map(|(b, s)| b / s)
             .collect()
     }
+}
+
+/// Takes `runs` counted pairs of a timed measure: calls `run(i)` for
+/// [`WARM_UP_RUNS`] more runs first and throws those away, and ticks after
+/// each counted one. `run` returns the baseline's and the subject's sample.
+pub(crate) async fn side_by_side(
+    runs: usize,
+    tick: Tick<'_>,
+    mut run: impl AsyncFnMut(usize) -> Result<(f64, f64), BenchError>,
+) -> Result<Pairs, BenchError> {
+    let mut pairs = Pairs::default();
+    for i in 0..runs + WARM_UP_RUNS {
+        let (baseline, subject) = run(i).await?;
+        if i >= WARM_UP_RUNS {
+            pairs.push(baseline, subject);
+            tick();
+        }
+    }
+    Ok(pairs)
 }
 
 /// Tells the caller a run is done.

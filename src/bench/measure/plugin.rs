@@ -6,13 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::db::Database;
-use crate::migrate::NodeXform;
+use crate::migrate::{KeyedNode, NodeXform, XformFailure};
 use crate::plugin::{Idents, Plugin, PluginError, PluginOptions, load_xforms};
 
 use super::super::BenchError;
 use super::super::lab::Lab;
 use super::super::plugin_cost::{cost_per_node, idents_of, mean_datoms, sample_leaves};
-use super::{Pairs, Tick, WARM_UP_RUNS, migrate_timed};
+use super::{Pairs, Tick, migrate_timed, side_by_side};
 
 /// Leaves the per-node cost is measured on.
 const LEAVES: usize = 2048;
@@ -28,8 +28,7 @@ pub(crate) async fn identity_vs_none(
     tick: Tick<'_>,
 ) -> Result<Pairs, BenchError> {
     let idents = source_idents(lab).await?;
-    let mut pairs = Pairs::after_warm_up();
-    for _ in 0..runs + WARM_UP_RUNS {
+    side_by_side(runs, tick, async |_| {
         let plain = lab.sled("p2-plain").await?;
         let (_, plain_secs) = migrate_timed(lab, &lab.source, &plain.store, &mut []).await?;
         lab.discard(plain).await?;
@@ -38,11 +37,63 @@ pub(crate) async fn identity_vs_none(
         let through = lab.sled("p2-plugin").await?;
         let (_, plugin_secs) = migrate_timed(lab, &lab.source, &through.store, &mut xforms).await?;
         lab.discard(through).await?;
-        if pairs.push(plain_secs, plugin_secs) {
-            tick();
-        }
+        Ok((plain_secs, plugin_secs))
+    })
+    .await
+}
+
+/// For each run: a full migration without transforms, then one through
+/// [`NativeIdentity`]. Seconds of each: what any transform that sees whole
+/// nodes costs before a single one crosses into a plugin.
+pub(crate) async fn native_identity_vs_none(
+    lab: &mut Lab,
+    runs: usize,
+    tick: Tick<'_>,
+) -> Result<Pairs, BenchError> {
+    side_by_side(runs, tick, async |_| {
+        let plain = lab.sled("p2-floor-plain").await?;
+        let (_, plain_secs) = migrate_timed(lab, &lab.source, &plain.store, &mut []).await?;
+        lab.discard(plain).await?;
+
+        let mut xforms: Vec<Box<dyn NodeXform>> = vec![Box::new(NativeIdentity)];
+        let through = lab.sled("p2-floor-native").await?;
+        let (_, native_secs) = migrate_timed(lab, &lab.source, &through.store, &mut xforms).await?;
+        lab.discard(through).await?;
+        Ok((plain_secs, native_secs))
+    })
+    .await
+}
+
+/// A transform compiled into the host with both hooks, returning every
+/// batch unchanged. With it the copier does what it does for any transform
+/// (decodes every node whole, checks what comes back, encodes it again)
+/// and nothing crosses into a sandbox: the floor under P2.
+struct NativeIdentity;
+
+impl NodeXform for NativeIdentity {
+    fn name(&self) -> &str {
+        "native identity"
     }
-    Ok(pairs)
+
+    fn has_read(&self) -> bool {
+        true
+    }
+
+    fn has_write(&self) -> bool {
+        true
+    }
+
+    fn read(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> {
+        Ok(batch)
+    }
+
+    fn write(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> {
+        Ok(batch)
+    }
+
+    fn finish(&mut self) -> Result<String, XformFailure> {
+        Ok(String::new())
+    }
 }
 
 /// The host's cost per node of calling `plugin`'s read hook on up to 2048

@@ -4,7 +4,7 @@ use crate::migrate::{self, MigrateOptions, NoObserver};
 
 use super::super::BenchError;
 use super::super::lab::Lab;
-use super::{Pairs, Tick, WARM_UP_RUNS, migrate_timed, timed};
+use super::{Pairs, Tick, migrate_timed, side_by_side, timed};
 
 /// For each run: a full migration into an empty sled store, then a rebuild
 /// (`migrate::rebuild` with no transforms: the host's replay of every
@@ -14,8 +14,7 @@ pub(crate) async fn rebuild_vs_migration(
     runs: usize,
     tick: Tick<'_>,
 ) -> Result<Pairs, BenchError> {
-    let mut pairs = Pairs::after_warm_up();
-    for _ in 0..runs + WARM_UP_RUNS {
+    side_by_side(runs, tick, async |_| {
         let plain = lab.sled("rebuild-plain").await?;
         let (_, migrate_secs) = migrate_timed(lab, &lab.source, &plain.store, &mut []).await?;
         lab.discard(plain).await?;
@@ -43,9 +42,7 @@ pub(crate) async fn rebuild_vs_migration(
             });
         }
         lab.discard(rebuilt).await?;
-        if pairs.push(migrate_secs, rebuild_secs) {
-            tick();
-        }
-    }
-    Ok(pairs)
+        Ok((migrate_secs, rebuild_secs))
+    })
+    .await
 }

@@ -4,7 +4,7 @@ use crate::migrate::{self, VerifyOptions};
 
 use super::super::BenchError;
 use super::super::lab::Lab;
-use super::{Pairs, Tick, WARM_UP_RUNS, migrate_timed, timed};
+use super::{Pairs, Tick, migrate_timed, side_by_side, timed};
 
 /// For each run: a full migration into an empty sled store, then `verify`
 /// of the source against it (which must find them equal). Seconds of each.
@@ -13,8 +13,7 @@ pub(crate) async fn verify_vs_migration(
     runs: usize,
     tick: Tick<'_>,
 ) -> Result<Pairs, BenchError> {
-    let mut pairs = Pairs::after_warm_up();
-    for _ in 0..runs + WARM_UP_RUNS {
+    side_by_side(runs, tick, async |_| {
         let dst = lab.sled("p5").await?;
         let (_, migrate_secs) = migrate_timed(lab, &lab.source, &dst.store, &mut []).await?;
         let (report, verify_secs) = timed(migrate::verify(
@@ -32,9 +31,7 @@ pub(crate) async fn verify_vs_migration(
             });
         }
         lab.discard(dst).await?;
-        if pairs.push(migrate_secs, verify_secs) {
-            tick();
-        }
-    }
-    Ok(pairs)
+        Ok((migrate_secs, verify_secs))
+    })
+    .await
 }
