@@ -27,45 +27,50 @@ impl Idents {
     }
 }
 
-/// A keyed node as the guest sees it.
-pub fn to_wit(key: &str, node: &Node, idents: &Idents) -> Result<wit::Node, String> {
-    let datoms = |ds: &[Datom]| {
-        ds.iter()
+/// A keyed node as the guest sees it. Its strings are moved, not copied:
+/// only each datom's attribute ident is allocated. On a datom whose
+/// attribute the schema lacks: the key and the reason.
+pub fn to_wit(key: String, node: Node, idents: &Idents) -> Result<wit::Node, (String, String)> {
+    match content_to_wit(node, idents) {
+        Ok(content) => Ok(wit::Node { key, content }),
+        Err(reason) => Err((key, reason)),
+    }
+}
+
+fn content_to_wit(node: Node, idents: &Idents) -> Result<wit::Content, String> {
+    let datoms = |ds: Vec<Datom>| {
+        ds.into_iter()
             .map(|d| datom_to_wit(d, idents))
             .collect::<Result<Vec<_>, _>>()
     };
-    let content = match node {
+    Ok(match node {
         Node::DatabaseInfo(i) => wit::Content::DatabaseInfo(wit::DatabaseInfo {
-            database_id: i.database_id.clone(),
-            tx_log: i.tx_log.clone(),
-            identity: i.identity.clone(),
+            database_id: i.database_id,
+            tx_log: i.tx_log,
+            identity: i.identity,
         }),
         Node::TxLogHead(h) => wit::Content::TxLogHead(wit::TxLogHead { count: h.count }),
         Node::TxLogEntry(e) => wit::Content::TxLogEntry(wit::TxLogEntry {
             tx: e.tx,
             instant: e.instant,
-            datoms: datoms(&e.datoms)?,
+            datoms: datoms(e.datoms)?,
             roots: wit::IndexRoots {
-                eavt: e.roots.eavt.clone(),
-                aevt: e.roots.aevt.clone(),
-                avet: e.roots.avet.clone(),
-                vaet: e.roots.vaet.clone(),
+                eavt: e.roots.eavt,
+                aevt: e.roots.aevt,
+                avet: e.roots.avet,
+                vaet: e.roots.vaet,
             },
             next_entity: e.next_entity.to_vec(),
         }),
         Node::IndexInner(n) => wit::Content::IndexInner(wit::IndexInner {
             index: index_to_wit(n.index),
-            separators: datoms(&n.separators)?,
-            children: n.children.clone(),
+            separators: datoms(n.separators)?,
+            children: n.children,
         }),
         Node::IndexLeaf(n) => wit::Content::IndexLeaf(wit::IndexLeaf {
             index: index_to_wit(n.index),
-            datoms: datoms(&n.datoms)?,
+            datoms: datoms(n.datoms)?,
         }),
-    };
-    Ok(wit::Node {
-        key: key.to_string(),
-        content,
     })
 }
 
@@ -121,7 +126,7 @@ pub fn tx_to_wit(tx: &XformTx) -> wit::Transaction {
             .map(|d| wit::TxDatom {
                 e: d.e,
                 attribute: d.a.clone(),
-                v: value_to_wit(&d.v),
+                v: value_to_wit(d.v.clone()),
                 added: d.added,
             })
             .collect(),
@@ -168,12 +173,12 @@ fn index_from_wit(index: wit::IndexKind) -> Index {
     }
 }
 
-fn datom_to_wit(d: &Datom, idents: &Idents) -> Result<wit::Datom, String> {
+fn datom_to_wit(d: Datom, idents: &Idents) -> Result<wit::Datom, String> {
     Ok(wit::Datom {
         e: d.e,
         a: d.a,
         attribute: idents.of(d.a)?.to_string(),
-        v: value_to_wit(&d.v),
+        v: value_to_wit(d.v),
         tx: d.tx,
         added: d.added,
     })
@@ -196,17 +201,17 @@ fn datom_from_wit(d: wit::Datom, idents: &Idents) -> Result<Datom, String> {
     })
 }
 
-fn value_to_wit(v: &Value) -> wit::Value {
+fn value_to_wit(v: Value) -> wit::Value {
     match v {
-        Value::Long(x) => wit::Value::Long(*x),
-        Value::Double(x) => wit::Value::Double(*x),
-        Value::Boolean(x) => wit::Value::Boolean(*x),
-        Value::String(x) => wit::Value::String(x.clone()),
-        Value::Keyword(x) => wit::Value::Keyword(x.clone()),
-        Value::Ref(x) => wit::Value::Ref(*x),
-        Value::Instant(x) => wit::Value::Instant(*x),
+        Value::Long(x) => wit::Value::Long(x),
+        Value::Double(x) => wit::Value::Double(x),
+        Value::Boolean(x) => wit::Value::Boolean(x),
+        Value::String(x) => wit::Value::String(x),
+        Value::Keyword(x) => wit::Value::Keyword(x),
+        Value::Ref(x) => wit::Value::Ref(x),
+        Value::Instant(x) => wit::Value::Instant(x),
         Value::Uuid(x) => wit::Value::Uuid(x.hyphenated().to_string()),
-        Value::Bytes(x) => wit::Value::Bytes(x.clone()),
+        Value::Bytes(x) => wit::Value::Bytes(x),
         Value::BigInt(x) => wit::Value::Bigint(x.to_string()),
         Value::BigDec(x) => wit::Value::Bigdec(x.to_string()),
     }

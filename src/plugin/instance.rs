@@ -238,8 +238,10 @@ impl Instance {
             .first()
             .map_or_else(|| "(empty batch)".to_string(), |(k, _)| k.clone());
         let batch = nodes
-            .iter()
-            .map(|(k, n)| convert::to_wit(k, n, idents).map_err(|reason| self.invalid(k, reason)))
+            .into_iter()
+            .map(|(k, n)| {
+                convert::to_wit(k, n, idents).map_err(|(k, reason)| self.invalid(&k, reason))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         self.metrics.nodes_in += batch.len() as u64;
         let out = self
