@@ -82,7 +82,7 @@ pub struct BenchOptions {
 pub enum Group {
     /// P1: migration ÷ raw copy (sled and PostgreSQL).
     P1,
-    /// P2: the identity plugin, and the host's cost per node.
+    /// P2: the identity plugin, its floor (a native identity transform) and the host's cost per node.
     P2,
     /// P3: incremental run ÷ full run.
     P3,

@@ -91,7 +91,7 @@ pub struct BenchArgs {
 pub enum GroupArg {
     /// P1: migration ÷ raw copy.
     P1,
-    /// P2: the identity plugin and the host's cost per node.
+    /// P2: the identity plugin, its floor (a native identity transform) and the host's cost per node.
     P2,
     /// P3: incremental run ÷ full run.
     P3,
