@@ -339,6 +339,42 @@ async fn pruning_makes_an_incremental_run_cost_what_is_new() {
     );
 }
 
+#[tokio::test]
+async fn a_bulk_run_past_the_key_cache_asks_nothing_and_copies_each_node_once() {
+    let mut source = Source::create(mem()).await;
+    source.grow(300, 10).await;
+    let nodes = store_keys(source.store().as_ref()).await;
+    // A cache of 1,024 keys is evicted many times over by ~7,000 nodes.
+    let small_cache = MigrateOptions {
+        cache_keys: 1024,
+        ..MigrateOptions::default()
+    };
+    let dst_inner = mem();
+    let dst = Arc::new(InstrumentedStore::new(dst_inner.clone()).checking_post_order());
+    let report = migrate_with(source.store(), dst.clone(), &small_cache)
+        .await
+        .unwrap();
+    // Keys it wrote and then evicted are told from keys no one wrote by the
+    // cache's filter; the keys every transaction shares stay cached.
+    assert_eq!(report.stats.existence_checks, 0, "{:?}", report.stats);
+    assert_eq!(Counters::get(&dst.counters.keys_checked), 0);
+    assert!(dst.violations().is_empty(), "{:?}", dst.violations());
+    // Every node offered once; the roots and status record are not nodes.
+    let offered = Counters::get(&dst.counters.keys_offered);
+    assert_eq!(offered, created(&dst.counters), "a node was offered twice");
+    assert_eq!(report.stats.nodes_written + 2, nodes, "{:?}", report.stats);
+    assert_equivalent(source.store(), dst_inner.clone()).await;
+
+    // Not bulk any more: the next run asks the destination, and prunes.
+    source.grow(10, 10).await;
+    let report = migrate_with(source.store(), dst_inner.clone(), &small_cache)
+        .await
+        .unwrap();
+    assert!(report.stats.existence_checks > 0, "{:?}", report.stats);
+    assert_eq!(report.stats.nodes_already_present, 0, "{:?}", report.stats);
+    assert_equivalent(source.store(), dst_inner).await;
+}
+
 async fn store_keys(store: &dyn ValueStore) -> u64 {
     let mut after: Option<String> = None;
     let mut n = 0;

@@ -186,7 +186,7 @@ pub(crate) fn remove_sled(path: &Path) -> Result<(), BenchError> {
 }
 
 /// Counts the keys and bytes of a namespace.
-async fn namespace_facts(
+pub(crate) async fn namespace_facts(
     store: &dyn ValueStore,
     namespace: &str,
 ) -> Result<DatabaseFacts, BenchError> {

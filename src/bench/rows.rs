@@ -171,7 +171,7 @@ pub(super) async fn memory(
     let mut m = Measure::new(
         "P4",
         "peak resident memory migrating a database 10× larger ÷ the smaller one",
-        "Per run: `eva-admin migrate` of the source and then of a database of 10× its transactions, each a child process into an empty sled store; its peak resident set size is VmHWM of /proc/<pid>/status read every 2 ms, or wait4's ru_maxrss when that exceeds the bench's own peak.",
+        "Per run: `eva-admin migrate` of the source and then of a database of 10× its transactions, each a child process into an empty sled store; its peak resident set size is VmHWM of /proc/<pid>/status read every 2 ms, or wait4's ru_maxrss when that exceeds the bench's own peak. The same runs' throughputs (bytes of each source ÷ the process's wall time, start-up included) show how the migration scales.",
         Unit::Ratio,
         Some(Target::AtMost(1.3)),
     );
@@ -187,18 +187,27 @@ pub(super) async fn memory(
     progress.phase("P4 generating the 10× larger database", large);
     let sources = measure::MemorySources::make(lab, |_| progress.step()).await?;
     progress.phase("P4 peak memory", options.runs as u64);
-    let pairs =
+    let taken =
         measure::peak_memory(lab, exe, &sources, options.runs, &mut || progress.step()).await;
+    let large_bytes = sources.large_bytes;
     sources.remove()?;
-    let pairs = pairs?;
+    let taken = taken?;
     let mib =
         |bytes: &[f64]| -> Vec<f64> { bytes.iter().map(|b| b / f64::from(1 << 20)).collect() };
-    m.result = Summary::of(pairs.ratios());
-    m.part("peak RSS, source", Unit::Mebibytes, &mib(&pairs.baseline));
+    let rss = &taken.peak_rss;
+    m.result = Summary::of(rss.ratios());
+    m.part("peak RSS, source", Unit::Mebibytes, &mib(&rss.baseline));
+    m.part("peak RSS, 10× source", Unit::Mebibytes, &mib(&rss.subject));
+    let secs = &taken.seconds;
     m.part(
-        "peak RSS, 10× source",
-        Unit::Mebibytes,
-        &mib(&pairs.subject),
+        "migration, source (the whole process)",
+        Unit::MegabytesPerSecond,
+        &megabytes_per_second(lab.facts.bytes, &secs.baseline),
+    );
+    m.part(
+        "migration, 10× source (the whole process)",
+        Unit::MegabytesPerSecond,
+        &megabytes_per_second(large_bytes, &secs.subject),
     );
     Ok(m)
 }
@@ -283,9 +292,13 @@ impl Measure {
     /// over the baseline's, and both throughputs in MB/s of `bytes`.
     fn throughputs(&mut self, pairs: &Pairs, bytes: u64, baseline: &str, subject: &str) {
         self.result = Summary::of(pairs.inverse_ratios());
-        let rate =
-            |secs: &[f64]| -> Vec<f64> { secs.iter().map(|s| bytes as f64 / s / 1e6).collect() };
+        let rate = |secs: &[f64]| megabytes_per_second(bytes, secs);
         self.part(baseline, Unit::MegabytesPerSecond, &rate(&pairs.baseline));
         self.part(subject, Unit::MegabytesPerSecond, &rate(&pairs.subject));
     }
+}
+
+/// Throughputs in MB/s of `bytes` moved in each of `seconds`.
+fn megabytes_per_second(bytes: u64, seconds: &[f64]) -> Vec<f64> {
+    seconds.iter().map(|s| bytes as f64 / s / 1e6).collect()
 }

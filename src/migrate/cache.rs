@@ -2,15 +2,31 @@
 
 use std::collections::HashSet;
 
+use super::bloom::KeyFilter;
+
+/// Bits of the filter of every key ever held: 2^25 bits, 4 MiB, allocated
+/// when the cache first fills (a database smaller than that never needs it).
+const EVER_HELD_BITS_LOG2: u32 = 25;
+
 /// Keys known to be in the destination, bounded in size: two generations,
-/// the older dropped whole when the newer fills. A miss only costs an
-/// existence check (or a harmless re-copy); a hit is always true, because
-/// keys are inserted only once their node is written or seen present.
+/// the older dropped whole when the newer fills; a key found in the older
+/// moves to the newer, so keys still in use (the upper levels of the
+/// indexes every transaction shares) stay. A miss only costs an existence
+/// check (or a harmless re-copy); a hit is always true, because keys are
+/// inserted only once their node is written or seen present.
+///
+/// A Bloom filter of every key ever inserted, of fixed size, answers for
+/// the keys evicted: "surely never held" is exact, so a bulk run (whose
+/// destination held nothing at its start) needs no existence check for
+/// such a key, however many keys it has written.
 pub struct PresentKeys {
     current: HashSet<String>,
     previous: HashSet<String>,
     generation_size: usize,
-    evicted: bool,
+    /// The generations have turned: keys may have been dropped, and the
+    /// filter holds every key ever inserted.
+    turned: bool,
+    ever_held: KeyFilter,
 }
 
 impl PresentKeys {
@@ -20,13 +36,24 @@ impl PresentKeys {
             current: HashSet::new(),
             previous: HashSet::new(),
             generation_size: (capacity / 2).max(1),
-            evicted: false,
+            turned: false,
+            ever_held: KeyFilter::new(EVER_HELD_BITS_LOG2),
         }
     }
 
-    /// Whether `key` is known present.
-    pub fn contains(&self, key: &str) -> bool {
-        self.current.contains(key) || self.previous.contains(key)
+    /// Whether `key` is known present (a key found in the older generation
+    /// moves to the newer).
+    pub fn contains(&mut self, key: &str) -> bool {
+        if self.current.contains(key) {
+            return true;
+        }
+        match self.previous.take(key) {
+            Some(key) => {
+                self.add(key);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Records `key` as present.
@@ -34,16 +61,32 @@ impl PresentKeys {
         if self.contains(key) {
             return;
         }
-        if self.current.len() >= self.generation_size {
-            self.previous = std::mem::take(&mut self.current);
-            self.evicted = true;
-        }
-        self.current.insert(key.to_string());
+        self.add(key.to_string());
     }
 
-    /// Whether any key was ever dropped: from then on a miss says nothing.
-    pub fn has_evicted(&self) -> bool {
-        self.evicted
+    /// Whether `key` was surely never inserted: exact until the generations
+    /// first turn, then as exact as the Bloom filter (which never says
+    /// "never" of a key it holds, and rarely "maybe" of one it does not).
+    pub fn never_held(&mut self, key: &str) -> bool {
+        !self.contains(key) && (!self.turned || !self.ever_held.may_contain(key))
+    }
+
+    fn add(&mut self, key: String) {
+        if self.current.len() >= self.generation_size {
+            if !self.turned {
+                // The first turn drops nothing yet: the filter starts here,
+                // with every key held so far, and takes every key from now on.
+                for held in &self.current {
+                    self.ever_held.insert(held);
+                }
+            }
+            self.previous = std::mem::take(&mut self.current);
+            self.turned = true;
+        }
+        if self.turned {
+            self.ever_held.insert(&key);
+        }
+        self.current.insert(key);
     }
 
     /// Keys held now.
@@ -66,5 +109,17 @@ mod tests {
         assert!(cache.len() <= 100);
         assert!(cache.contains("9999"));
         assert!(!cache.contains("0"));
+        assert!(!cache.never_held("0"), "an evicted key may have been held");
+        assert!(cache.never_held("10000"));
+    }
+
+    #[test]
+    fn keys_in_use_survive_generations() {
+        let mut cache = PresentKeys::new(100);
+        cache.insert("shared");
+        for i in 0..10_000 {
+            cache.insert(&i.to_string());
+            assert!(cache.contains("shared"), "dropped after {i} inserts");
+        }
     }
 }

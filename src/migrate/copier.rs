@@ -491,43 +491,32 @@ impl<'a> Copier<'a> {
     }
 
     /// The keys among `keys` that the destination lacks, as far as can be
-    /// known: the cache first, then (unless bulk) one batched check, which
-    /// also counts a remap record as presence.
+    /// known: the cache first, then one batched check, which also counts a
+    /// remap record as presence. In bulk mode a key this run surely never
+    /// wrote cannot be present and is not checked.
     async fn missing(
         &mut self,
         keys: Vec<(String, Bounds)>,
     ) -> Result<Vec<(String, Bounds)>, MigrateError> {
-        let unknown: Vec<(String, Bounds)> = keys
-            .into_iter()
-            .filter(|(k, _)| {
-                let known = self.present.contains(k);
-                if known {
-                    self.stats.subtrees_pruned += 1;
-                }
-                !known
-            })
-            .collect();
-        // In bulk mode a key this run did not write cannot be present — as
-        // long as the cache still remembers every key this run wrote.
-        if (self.bulk && !self.present.has_evicted()) || unknown.is_empty() {
-            return Ok(unknown);
-        }
-        let keys: Vec<String> = unknown.iter().map(|(k, _)| k.clone()).collect();
-        self.stats.existence_checks += keys.len() as u64;
-        let mut present: Vec<bool> = self
-            .dst
-            .contains_many(self.namespace, &keys)
-            .await
-            .map_err(MigrateError::destination_store)?;
-        if self.writes() {
-            let remapped = self.fetch_remaps(&keys).await?;
-            for (p, k) in present.iter_mut().zip(&keys) {
-                *p |= remapped.contains(k);
+        // Each key not known present, and whether the destination must be asked.
+        let mut candidates: Vec<((String, Bounds), bool)> = Vec::with_capacity(keys.len());
+        for entry in keys {
+            if self.present.contains(&entry.0) {
+                self.stats.subtrees_pruned += 1;
+            } else {
+                let ask = !(self.bulk && self.present.never_held(&entry.0));
+                candidates.push((entry, ask));
             }
         }
-        let mut missing = Vec::with_capacity(unknown.len());
-        for (entry, is_present) in unknown.into_iter().zip(present) {
-            if is_present {
+        let asked: Vec<String> = candidates
+            .iter()
+            .filter(|(_, ask)| *ask)
+            .map(|((k, _), _)| k.clone())
+            .collect();
+        let mut answers = self.present_in_destination(&asked).await?.into_iter();
+        let mut missing = Vec::with_capacity(candidates.len());
+        for (entry, ask) in candidates {
+            if ask && answers.next().unwrap_or(false) {
                 self.stats.subtrees_pruned += 1;
                 self.present.insert(&entry.0);
             } else {
@@ -535,6 +524,27 @@ impl<'a> Copier<'a> {
             }
         }
         Ok(missing)
+    }
+
+    /// Which of `keys` the destination holds (one batched check), a remap
+    /// record counting as presence; one answer per key, in order.
+    async fn present_in_destination(&mut self, keys: &[String]) -> Result<Vec<bool>, MigrateError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.stats.existence_checks += keys.len() as u64;
+        let mut present: Vec<bool> = self
+            .dst
+            .contains_many(self.namespace, keys)
+            .await
+            .map_err(MigrateError::destination_store)?;
+        if self.writes() {
+            let remapped = self.fetch_remaps(keys).await?;
+            for (p, k) in present.iter_mut().zip(keys) {
+                *p |= remapped.contains(k);
+            }
+        }
+        Ok(present)
     }
 
     /// Reads nodes from the source, in up to `concurrency` parallel

@@ -6,6 +6,7 @@
 //! transforms ([`TxXform`]) instead, for rewrites that change sort order.
 //! Also `status` and `verify`. See `docs/migration.md`.
 
+mod bloom;
 mod cache;
 mod checkpoint;
 mod copier;

@@ -10,7 +10,7 @@ use crate::db::Database;
 use crate::db::generate::{GenerateOptions, generate};
 
 use super::super::BenchError;
-use super::super::lab::{Lab, PAGE, open_sled, remove_sled, sled_url};
+use super::super::lab::{Lab, PAGE, namespace_facts, open_sled, remove_sled, sled_url};
 use super::super::raw_copy::raw_copy;
 use super::super::rss::{ChildRun, run_measuring_peak_rss};
 use super::{Pairs, Tick};
@@ -24,6 +24,8 @@ pub(crate) const FACTOR: u64 = 10;
 pub(crate) struct MemorySources {
     small: PathBuf,
     large: PathBuf,
+    /// Bytes of the larger database's namespace (keys and values).
+    pub large_bytes: u64,
 }
 
 impl MemorySources {
@@ -33,9 +35,10 @@ impl MemorySources {
         lab: &mut Lab,
         progress: impl FnMut(u64),
     ) -> Result<MemorySources, BenchError> {
-        let sources = MemorySources {
+        let mut sources = MemorySources {
             small: lab.new_path("p4-small-source"),
             large: lab.new_path("p4-large-source"),
+            large_bytes: 0,
         };
         let small = open_sled(&sources.small).await?;
         raw_copy(lab.source.as_ref(), small.as_ref(), &lab.id, PAGE).await?;
@@ -51,6 +54,7 @@ impl MemorySources {
         };
         generate(&db, &options, progress).await?;
         large.flush().await?;
+        sources.large_bytes = namespace_facts(large.as_ref(), &lab.id).await?.bytes;
         Ok(sources)
     }
 
@@ -61,24 +65,38 @@ impl MemorySources {
     }
 }
 
+/// What the child migrations of [`peak_memory`] took, the smaller source's
+/// as baseline and the larger's as subject.
+#[derive(Default)]
+pub(crate) struct ChildMigrations {
+    /// Peak resident bytes.
+    pub peak_rss: Pairs,
+    /// Wall seconds, from spawning the process to reaping it.
+    pub seconds: Pairs,
+}
+
 /// For each run: migrates the smaller source and then the larger one, each
 /// in a child process `exe migrate … --quiet` into a fresh sled store.
-/// Peak resident bytes of the smaller (baseline) and of the larger.
 pub(crate) async fn peak_memory(
     lab: &mut Lab,
     exe: &Path,
     sources: &MemorySources,
     runs: usize,
     tick: Tick<'_>,
-) -> Result<Pairs, BenchError> {
-    let mut pairs = Pairs::default();
+) -> Result<ChildMigrations, BenchError> {
+    let mut taken = ChildMigrations::default();
     for _ in 0..runs {
         let small = migrate_child(lab, exe, &sources.small).await?;
         let large = migrate_child(lab, exe, &sources.large).await?;
-        pairs.push(small.peak_rss_bytes as f64, large.peak_rss_bytes as f64);
+        taken
+            .peak_rss
+            .push(small.peak_rss_bytes as f64, large.peak_rss_bytes as f64);
+        taken
+            .seconds
+            .push(small.elapsed.as_secs_f64(), large.elapsed.as_secs_f64());
         tick();
     }
-    Ok(pairs)
+    Ok(taken)
 }
 
 /// `exe migrate sled:SOURCE sled:DEST --db ID --quiet` into a fresh
