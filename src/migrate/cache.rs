@@ -29,6 +29,17 @@ pub struct PresentKeys {
     ever_held: KeyFilter,
 }
 
+/// What [`PresentKeys::presence`] knows of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Known present in the destination.
+    Present,
+    /// Never inserted: not present, unless someone other than this run wrote it.
+    NeverHeld,
+    /// Maybe inserted once and dropped since: only the destination knows.
+    Unknown,
+}
+
 impl PresentKeys {
     /// A cache holding at most about `capacity` keys.
     pub fn new(capacity: usize) -> PresentKeys {
@@ -64,11 +75,18 @@ impl PresentKeys {
         self.add(key.to_string());
     }
 
-    /// Whether `key` was surely never inserted: exact until the generations
-    /// first turn, then as exact as the Bloom filter (which never says
-    /// "never" of a key it holds, and rarely "maybe" of one it does not).
-    pub fn never_held(&mut self, key: &str) -> bool {
-        !self.contains(key) && (!self.turned || !self.ever_held.may_contain(key))
+    /// What the cache knows of `key`, in one lookup: present, surely never
+    /// inserted (exact until the generations first turn, then as exact as
+    /// the Bloom filter, which never says "never" of a key it holds), or
+    /// not known either way.
+    pub fn presence(&mut self, key: &str) -> Presence {
+        if self.contains(key) {
+            Presence::Present
+        } else if !self.turned || !self.ever_held.may_contain(key) {
+            Presence::NeverHeld
+        } else {
+            Presence::Unknown
+        }
     }
 
     fn add(&mut self, key: String) {
@@ -109,8 +127,12 @@ mod tests {
         assert!(cache.len() <= 100);
         assert!(cache.contains("9999"));
         assert!(!cache.contains("0"));
-        assert!(!cache.never_held("0"), "an evicted key may have been held");
-        assert!(cache.never_held("10000"));
+        assert_eq!(
+            cache.presence("0"),
+            Presence::Unknown,
+            "an evicted key may have been held"
+        );
+        assert_eq!(cache.presence("10000"), Presence::NeverHeld);
     }
 
     #[test]

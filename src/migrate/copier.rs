@@ -16,7 +16,7 @@ use crate::model::{self, Node};
 use crate::store::{CreateOutcome, Entry, StoreError, ValueStore};
 
 use super::MigrateError;
-use super::cache::PresentKeys;
+use super::cache::{Presence, PresentKeys};
 use super::remap::{RemapCache, remap_key};
 use super::validate::{self, Bounds, Shape};
 use super::xform::{KeyedNode, NodeXform};
@@ -501,11 +501,11 @@ impl<'a> Copier<'a> {
         // Each key not known present, and whether the destination must be asked.
         let mut candidates: Vec<((String, Bounds), bool)> = Vec::with_capacity(keys.len());
         for entry in keys {
-            if self.present.contains(&entry.0) {
-                self.stats.subtrees_pruned += 1;
-            } else {
-                let ask = !(self.bulk && self.present.never_held(&entry.0));
-                candidates.push((entry, ask));
+            match self.present.presence(&entry.0) {
+                Presence::Present => self.stats.subtrees_pruned += 1,
+                // In bulk mode only this run wrote into the destination.
+                Presence::NeverHeld if self.bulk => candidates.push((entry, false)),
+                Presence::NeverHeld | Presence::Unknown => candidates.push((entry, true)),
             }
         }
         let asked: Vec<String> = candidates
