@@ -128,7 +128,44 @@ async fn tiny_bench_reports_every_measure_sanely_and_leaves_nothing_behind() {
         assert!((ratio - expected).abs() < 1e-9 * expected.max(1.0));
     }
 
+    // Where the time and memory go: P2's four quantities, the incremental
+    // run's store calls by kind and the rest of its time, P4's peaks with
+    // and without writing; each sample a real, non-negative quantity.
+    for (id, unit, parts) in [
+        ("P2", Unit::Seconds, 4),
+        ("P3", Unit::Milliseconds, 7),
+        ("P4", Unit::Mebibytes, 4),
+    ] {
+        let m = report.measure(id).unwrap();
+        assert_eq!(m.breakdown.len(), parts, "{id}: {:?}", m.breakdown);
+        for part in &m.breakdown {
+            assert_eq!(part.unit, unit, "{id} {}", part.name);
+            assert_eq!(part.summary.samples.len(), 3, "{id} {}", part.name);
+            assert!(
+                part.summary
+                    .samples
+                    .iter()
+                    .all(|x| x.is_finite() && *x >= 0.0)
+            );
+        }
+        assert_eq!(m.why_missed.is_some(), m.met() == Some(false), "{id}");
+    }
+    // The incremental run wrote something and flushed it: its creates and
+    // flushes took time.
+    let p3_calls = &report.measure("P3").unwrap().breakdown;
+    assert!(p3_calls[0].summary.min > 0.0 && p3_calls[1].summary.min > 0.0);
+    // Reading alone holds no more than reading and writing.
+    let p4_peaks = &report.measure("P4").unwrap().breakdown;
+    assert!(p4_peaks[1].summary.median <= p4_peaks[0].summary.median);
+    assert!(p4_peaks[3].summary.median <= p4_peaks[2].summary.median);
+
     let page = markdown::render(&report);
+    // A missed target is explained on the page, with its breakdown.
+    let p2 = report.measure("P2").unwrap();
+    assert_eq!(p2.met(), Some(false), "identity.wasm is far from 0.85");
+    assert!(page.contains("## Targets not met"));
+    assert!(page.contains("### P2\n\nWith identity.wasm a full migration took"));
+    assert!(page.contains("| with identity.wasm, as measured |"));
     for id in IDS {
         assert!(
             page.contains(&format!("| {id} |")),

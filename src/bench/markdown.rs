@@ -52,6 +52,7 @@ pub fn render(report: &BenchReport) -> String {
         d.bytes as f64 / 1e6
     );
     out.push_str(&table(report));
+    out.push_str(&targets_not_met(report));
     let _ = writeln!(out, "\n## Behind the ratios\n");
     let _ = writeln!(out, "| measure | quantity | median | min – max |");
     let _ = writeln!(out, "|---|---|---|---|");
@@ -74,6 +75,45 @@ pub fn render(report: &BenchReport) -> String {
         if !measure.how.is_empty() {
             let _ = writeln!(out, "- **{}**: {}", measure.id, measure.how);
         }
+    }
+    out
+}
+
+/// For each measure that misses its target: why, and the breakdown this
+/// run measured. Empty when every target is met.
+fn targets_not_met(report: &BenchReport) -> String {
+    let mut out = String::new();
+    let missed: Vec<&Measure> = report
+        .measures
+        .iter()
+        .filter(|m| m.met() == Some(false))
+        .collect();
+    if missed.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n## Targets not met: where the time and memory go\n");
+    for m in missed {
+        let _ = writeln!(out, "### {}\n", m.id);
+        if let Some(why) = &m.why_missed {
+            let _ = writeln!(out, "{why}\n");
+        }
+        if m.breakdown.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "| {} | median | min – max |", m.id);
+        let _ = writeln!(out, "|---|---|---|");
+        for part in &m.breakdown {
+            let s = &part.summary;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} – {} |",
+                part.name,
+                number(s.median, part.unit),
+                number(s.min, part.unit),
+                number(s.max, part.unit)
+            );
+        }
+        out.push('\n');
     }
     out
 }
@@ -133,6 +173,8 @@ fn number(value: f64, unit: Unit) -> String {
         Unit::Ratio => 2,
         Unit::Seconds if value.abs() < 0.01 => 4,
         Unit::Seconds if value.abs() < 1.0 => 3,
+        Unit::Milliseconds if value.abs() < 0.1 => 3,
+        Unit::Milliseconds => 2,
         Unit::Seconds | Unit::Microseconds | Unit::MegabytesPerSecond | Unit::Mebibytes => 1,
     };
     format!("{value:.digits$}{}", unit.symbol())
@@ -164,6 +206,8 @@ mod tests {
         assert_eq!(number(38.24, Unit::Microseconds), "38.2 µs");
         assert_eq!(number(0.2512, Unit::Seconds), "0.251 s");
         assert_eq!(number(0.00312, Unit::Seconds), "0.0031 s");
+        assert_eq!(number(0.4912, Unit::Milliseconds), "0.49 ms");
+        assert_eq!(number(0.0041, Unit::Milliseconds), "0.004 ms");
         let s = Summary::of(vec![0.9, 1.1, 1.0]).unwrap();
         assert_eq!(spread(&s, Unit::Ratio), "±10 % (0.90 – 1.10)");
     }

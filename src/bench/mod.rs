@@ -21,7 +21,8 @@
 //! - [`raw_copy`]: the baseline, a scan and batched create of one namespace.
 //! - [`rss`]: the peak memory of a child process.
 //! - [`plugin_cost`]: a plugin's cost per node (also `examples/plugin_cost.rs`).
-//! - [`stats`], [`report`], [`markdown`], [`machine`]: the numbers and their presentation.
+//! - [`stats`], [`report`], [`markdown`], [`machine`]: the numbers and their presentation;
+//!   `shortfall` says, with a run's numbers, why a target was missed.
 
 mod error;
 mod lab;
@@ -34,6 +35,7 @@ pub mod raw_copy;
 pub mod report;
 mod rows;
 pub mod rss;
+mod shortfall;
 pub mod size;
 pub mod stats;
 

@@ -67,6 +67,12 @@ pub struct Measure {
     pub skipped: Option<String>,
     /// The quantities the result is the ratio of, each over the runs.
     pub parts: Vec<Part>,
+    /// Where the measured time or memory goes, each over the runs: taken
+    /// for the measures whose target is hard to meet, shown when it is not.
+    pub breakdown: Vec<Part>,
+    /// When the target is not met: why, in words built from this run's
+    /// numbers (what the breakdown shows and what would have to change).
+    pub why_missed: Option<String>,
 }
 
 impl Measure {
@@ -97,6 +103,8 @@ pub enum Unit {
     Microseconds,
     /// Seconds.
     Seconds,
+    /// Milliseconds.
+    Milliseconds,
     /// Megabytes (10⁶ bytes) of the source database per second.
     MegabytesPerSecond,
     /// Mebibytes (2²⁰ bytes).
@@ -110,6 +118,7 @@ impl Unit {
             Unit::Ratio => "",
             Unit::Microseconds => " µs",
             Unit::Seconds => " s",
+            Unit::Milliseconds => " ms",
             Unit::MegabytesPerSecond => " MB/s",
             Unit::Mebibytes => " MiB",
         }
@@ -159,6 +168,8 @@ mod tests {
             target,
             skipped: None,
             parts: Vec::new(),
+            breakdown: Vec::new(),
+            why_missed: None,
         }
     }
 

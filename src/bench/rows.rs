@@ -3,9 +3,10 @@
 //! quantities behind it.
 
 use super::lab::{Lab, PAGE};
-use super::measure::{self, Pairs, copy::Backend};
+use super::measure::{self, IncrementalRuns, Pairs, StoreCalls, copy::Backend};
 use super::plugin_cost::BATCH_SIZES;
 use super::report::{Measure, Part, Target, Unit};
+use super::shortfall::{self, IncrementalShortfall, MemoryShortfall, PluginShortfall};
 use super::stats::Summary;
 use super::{BenchError, BenchOptions, BenchProgress, Group};
 
@@ -96,9 +97,9 @@ pub(super) async fn plugin(
     }
     let runs = options.runs;
     progress.phase("P2 floor (native identity)", runs as u64);
-    let pairs = measure::native_identity_vs_none(lab, runs, &mut || progress.step()).await?;
+    let floor_pairs = measure::native_identity_vs_none(lab, runs, &mut || progress.step()).await?;
     floor.throughputs(
-        &pairs,
+        &floor_pairs,
         lab.facts.bytes,
         "without transforms",
         "native identity",
@@ -120,6 +121,7 @@ pub(super) async fn plugin(
     let pairs =
         measure::identity_vs_none(lab, &identity, sandbox, runs, &mut || progress.step()).await?;
     p2.throughputs(&pairs, lab.facts.bytes, "without plugins", "with identity");
+    let plugin_pairs = pairs;
     progress.phase("P2 cost per node", runs as u64);
     let (samples, datoms) =
         measure::host_cost_per_node(lab, &identity, sandbox, &BATCH_SIZES, runs, &mut || {
@@ -132,7 +134,68 @@ pub(super) async fn plugin(
         );
         m.result = Summary::of(samples);
     }
+    let nodes = lab.facts.keys;
+    explain_plugin(&mut p2, &floor, &costs, &plugin_pairs, &floor_pairs, nodes);
     Ok([p2, floor].into_iter().chain(costs).collect())
+}
+
+/// P2's breakdown, run by run — the migration without plugins, what seeing
+/// whole nodes adds (P2-floor's extra time), the crossings estimated from
+/// the host's cost per node at the largest batch, and the identity run as
+/// measured — and, when P2 misses its target, why.
+fn explain_plugin(
+    p2: &mut Measure,
+    floor: &Measure,
+    costs: &[Measure],
+    plugin: &Pairs,
+    native: &Pairs,
+    nodes: u64,
+) {
+    let Some(per_node) = costs.last().and_then(|m| m.result.as_ref()) else {
+        return;
+    };
+    let records: Vec<f64> = native
+        .subject
+        .iter()
+        .zip(&native.baseline)
+        .map(|(with, without)| with - without)
+        .collect();
+    let crossings: Vec<f64> = per_node
+        .samples
+        .iter()
+        .map(|micros| 2.0 * nodes as f64 * micros / 1e6)
+        .collect();
+    p2.breakdown_part("without plugins", Unit::Seconds, &plugin.baseline);
+    p2.breakdown_part(
+        "decoding, checking and encoding every node (P2-floor's extra time)",
+        Unit::Seconds,
+        &records,
+    );
+    p2.breakdown_part(
+        &format!(
+            "crossings into the guest, estimated (2 hooks × {nodes} nodes × the cost per node at batch {})",
+            BATCH_SIZES[BATCH_SIZES.len() - 1]
+        ),
+        Unit::Seconds,
+        &crossings,
+    );
+    p2.breakdown_part(
+        "with identity.wasm, as measured",
+        Unit::Seconds,
+        &plugin.subject,
+    );
+    if p2.met() == Some(false) {
+        let median = |samples: &[f64]| shortfall::median_of(samples, |s| *s);
+        p2.why_missed = Some(shortfall::plugin(&PluginShortfall {
+            plain: median(&plugin.baseline),
+            identity: median(&plugin.subject),
+            records: median(&records),
+            crossings: median(&crossings),
+            floor: floor.result.as_ref().map_or(0.0, |s| s.median),
+            nodes,
+            micros_per_node: per_node.median,
+        }));
+    }
 }
 
 /// P3: incremental run after 1 % growth ÷ full run.
@@ -154,11 +217,60 @@ pub(super) async fn incremental(
     }
     let runs = options.runs;
     progress.phase("P3 incremental run", runs as u64);
-    let pairs = measure::incremental_vs_full(lab, runs, &mut || progress.step()).await?;
+    let taken = measure::incremental_vs_full(lab, runs, &mut || progress.step()).await?;
+    let pairs = &taken.seconds;
     m.result = Summary::of(pairs.ratios());
     m.part("full run", Unit::Seconds, &pairs.baseline);
     m.part("incremental run", Unit::Seconds, &pairs.subject);
+    explain_incremental(&mut m, &taken);
     Ok(m)
+}
+
+/// P3's breakdown: the incremental run's store calls by kind, and the rest
+/// of its time; when P3 misses its target, why.
+fn explain_incremental(m: &mut Measure, taken: &IncrementalRuns) {
+    let calls = &taken.calls;
+    let rest: Vec<f64> = calls
+        .iter()
+        .zip(&taken.seconds.subject)
+        .map(|(c, total)| (total - c.seconds()).max(0.0) * 1e3)
+        .collect();
+    let names = calls.first().map(StoreCalls::named).unwrap_or_default();
+    for (kind, (name, _)) in names.iter().enumerate() {
+        let ms: Vec<f64> = calls
+            .iter()
+            .map(|c| c.named()[kind].1.seconds * 1e3)
+            .collect();
+        m.breakdown_part(name, Unit::Milliseconds, &ms);
+    }
+    m.breakdown_part(
+        "the rest (the copier, the migration's own work)",
+        Unit::Milliseconds,
+        &rest,
+    );
+    let (Some(Target::AtMost(target)), Some(false)) = (m.target, m.met()) else {
+        return;
+    };
+    let median = |of: &dyn Fn(&StoreCalls) -> f64| shortfall::median_of(calls, of);
+    m.why_missed = Some(shortfall::incremental(&IncrementalShortfall {
+        full: shortfall::median_of(&taken.seconds.baseline, |s| *s),
+        incremental: shortfall::median_of(&taken.seconds.subject, |s| *s),
+        target,
+        flushes: (
+            median(&|c| c.flushes.calls as f64),
+            median(&|c| c.flushes.seconds),
+        ),
+        creates: (
+            median(&|c| c.creates.keys as f64),
+            median(&|c| c.creates.seconds),
+        ),
+        checks: (
+            median(&|c| c.checks.keys as f64),
+            median(&|c| c.checks.calls as f64),
+            median(&|c| c.checks.seconds),
+        ),
+        rest: shortfall::median_of(&rest, |s| *s / 1e3),
+    }));
 }
 
 /// P4: peak memory migrating the 10× database ÷ the source (skipped
@@ -209,6 +321,28 @@ pub(super) async fn memory(
         Unit::MegabytesPerSecond,
         &megabytes_per_second(large_bytes, &secs.subject),
     );
+    let reading = &taken.reading_only;
+    m.breakdown_part("peak RSS, source", Unit::Mebibytes, &mib(&rss.baseline));
+    m.breakdown_part(
+        "peak RSS, source, reading only (`--dry-run`)",
+        Unit::Mebibytes,
+        &mib(&reading.baseline),
+    );
+    m.breakdown_part("peak RSS, 10× source", Unit::Mebibytes, &mib(&rss.subject));
+    m.breakdown_part(
+        "peak RSS, 10× source, reading only (`--dry-run`)",
+        Unit::Mebibytes,
+        &mib(&reading.subject),
+    );
+    if m.met() == Some(false) {
+        let median = |bytes: &[f64]| shortfall::median_of(&mib(bytes), |s| *s);
+        m.why_missed = Some(shortfall::memory(&MemoryShortfall {
+            small: median(&rss.baseline),
+            large: median(&rss.subject),
+            small_reading: median(&reading.baseline),
+            large_reading: median(&reading.subject),
+        }));
+    }
     Ok(m)
 }
 
@@ -260,6 +394,17 @@ pub(super) async fn rebuild(
     Ok(m)
 }
 
+impl Part {
+    /// A part from its samples; `None` without any.
+    fn of(name: &str, unit: Unit, samples: &[f64]) -> Option<Part> {
+        Some(Part {
+            name: name.to_string(),
+            unit,
+            summary: Summary::of(samples.to_vec())?,
+        })
+    }
+}
+
 impl Measure {
     fn new(id: &str, what: &str, how: &str, unit: Unit, target: Option<Target>) -> Measure {
         Measure {
@@ -271,6 +416,8 @@ impl Measure {
             target,
             skipped: None,
             parts: Vec::new(),
+            breakdown: Vec::new(),
+            why_missed: None,
         }
     }
 
@@ -279,12 +426,14 @@ impl Measure {
     }
 
     fn part(&mut self, name: &str, unit: Unit, samples: &[f64]) {
-        if let Some(summary) = Summary::of(samples.to_vec()) {
-            self.parts.push(Part {
-                name: name.to_string(),
-                unit,
-                summary,
-            });
+        if let Some(part) = Part::of(name, unit, samples) {
+            self.parts.push(part);
+        }
+    }
+
+    fn breakdown_part(&mut self, name: &str, unit: Unit, samples: &[f64]) {
+        if let Some(part) = Part::of(name, unit, samples) {
+            self.breakdown.push(part);
         }
     }
 

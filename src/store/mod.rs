@@ -14,11 +14,13 @@ mod postgres;
 mod sled_store;
 mod sql;
 mod sqlite;
+mod timed;
 mod url;
 
 pub use error::StoreError;
 pub use instrumented::{Counters, InstrumentedStore};
 pub use mem::MemStore;
+pub use timed::{CallKind, CallTotals, TimedStore};
 pub use url::{StoreUrl, open, redact_url};
 
 use async_trait::async_trait;

@@ -73,10 +73,14 @@ pub(crate) struct ChildMigrations {
     pub peak_rss: Pairs,
     /// Wall seconds, from spawning the process to reaping it.
     pub seconds: Pairs,
+    /// Peak resident bytes of the same migrations with `--dry-run`: every
+    /// node read and walked, nothing written — what reading alone holds.
+    pub reading_only: Pairs,
 }
 
 /// For each run: migrates the smaller source and then the larger one, each
-/// in a child process `exe migrate … --quiet` into a fresh sled store.
+/// in a child process `exe migrate … --quiet` into a fresh sled store, then
+/// does the same with `--dry-run` (reading without writing).
 pub(crate) async fn peak_memory(
     lab: &mut Lab,
     exe: &Path,
@@ -86,8 +90,14 @@ pub(crate) async fn peak_memory(
 ) -> Result<ChildMigrations, BenchError> {
     let mut taken = ChildMigrations::default();
     for _ in 0..runs {
-        let small = migrate_child(lab, exe, &sources.small).await?;
-        let large = migrate_child(lab, exe, &sources.large).await?;
+        let small = migrate_child(lab, exe, &sources.small, &[]).await?;
+        let large = migrate_child(lab, exe, &sources.large, &[]).await?;
+        let small_read = migrate_child(lab, exe, &sources.small, &["--dry-run"]).await?;
+        let large_read = migrate_child(lab, exe, &sources.large, &["--dry-run"]).await?;
+        taken.reading_only.push(
+            small_read.peak_rss_bytes as f64,
+            large_read.peak_rss_bytes as f64,
+        );
         taken
             .peak_rss
             .push(small.peak_rss_bytes as f64, large.peak_rss_bytes as f64);
@@ -99,9 +109,14 @@ pub(crate) async fn peak_memory(
     Ok(taken)
 }
 
-/// `exe migrate sled:SOURCE sled:DEST --db ID --quiet` into a fresh
-/// directory, removed afterwards.
-async fn migrate_child(lab: &mut Lab, exe: &Path, source: &Path) -> Result<ChildRun, BenchError> {
+/// `exe migrate sled:SOURCE sled:DEST --db ID --quiet [EXTRA…]` into a
+/// fresh directory, removed afterwards.
+async fn migrate_child(
+    lab: &mut Lab,
+    exe: &Path,
+    source: &Path,
+    extra: &[&str],
+) -> Result<ChildRun, BenchError> {
     let destination = lab.new_path("p4-destination");
     let mut command = Command::new(exe);
     command.args([
@@ -112,7 +127,13 @@ async fn migrate_child(lab: &mut Lab, exe: &Path, source: &Path) -> Result<Child
         &lab.id,
         "--quiet",
     ]);
-    let shown = format!("{} migrate … --db {}", exe.display(), lab.id);
+    command.args(extra);
+    let shown = format!(
+        "{} migrate … --db {} {}",
+        exe.display(),
+        lab.id,
+        extra.join(" ")
+    );
     let run = tokio::task::spawn_blocking(move || run_measuring_peak_rss(&mut command))
         .await
         .map_err(|e| BenchError::Unsound {

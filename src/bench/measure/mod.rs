@@ -11,7 +11,7 @@ mod rebuild;
 mod verify;
 
 pub(crate) use copy::migration_vs_raw_copy;
-pub(crate) use incremental::incremental_vs_full;
+pub(crate) use incremental::{IncrementalRuns, StoreCalls, incremental_vs_full};
 pub(crate) use memory::{FACTOR, MemorySources, peak_memory};
 pub(crate) use plugin::{host_cost_per_node, identity_vs_none, native_identity_vs_none};
 pub(crate) use rebuild::rebuild_vs_migration;
