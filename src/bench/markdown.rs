@@ -91,16 +91,16 @@ fn targets_not_met(report: &BenchReport) -> String {
     if missed.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "\n## Targets not met: where the time and memory go\n");
+    let _ = writeln!(out, "\n## Targets not met: where the time and memory go");
     for m in missed {
-        let _ = writeln!(out, "### {}\n", m.id);
+        let _ = writeln!(out, "\n### {}", m.id);
         if let Some(why) = &m.why_missed {
-            let _ = writeln!(out, "{why}\n");
+            let _ = writeln!(out, "\n{why}");
         }
         if m.breakdown.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "| {} | median | min – max |", m.id);
+        let _ = writeln!(out, "\n| {} | median | min – max |", m.id);
         let _ = writeln!(out, "|---|---|---|");
         for part in &m.breakdown {
             let s = &part.summary;
@@ -113,7 +113,6 @@ fn targets_not_met(report: &BenchReport) -> String {
                 number(s.max, part.unit)
             );
         }
-        out.push('\n');
     }
     out
 }

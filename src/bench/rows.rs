@@ -140,9 +140,9 @@ pub(super) async fn plugin(
 }
 
 /// P2's breakdown, run by run — the migration without plugins, what seeing
-/// whole nodes adds (P2-floor's extra time), the crossings estimated from
-/// the host's cost per node at the largest batch, and the identity run as
-/// measured — and, when P2 misses its target, why.
+/// whole nodes adds (P2-floor's extra time), the rest of the identity run
+/// (crossing into the guest and back) and the identity run as measured —
+/// and, when P2 misses its target, why.
 fn explain_plugin(
     p2: &mut Measure,
     floor: &Measure,
@@ -151,19 +151,18 @@ fn explain_plugin(
     native: &Pairs,
     nodes: u64,
 ) {
-    let Some(per_node) = costs.last().and_then(|m| m.result.as_ref()) else {
-        return;
-    };
     let records: Vec<f64> = native
         .subject
         .iter()
         .zip(&native.baseline)
-        .map(|(with, without)| with - without)
+        .map(|(with, without)| (with - without).max(0.0))
         .collect();
-    let crossings: Vec<f64> = per_node
-        .samples
+    let crossings: Vec<f64> = plugin
+        .subject
         .iter()
-        .map(|micros| 2.0 * nodes as f64 * micros / 1e6)
+        .zip(&plugin.baseline)
+        .zip(&records)
+        .map(|((with, without), records)| (with - without - records).max(0.0))
         .collect();
     p2.breakdown_part("without plugins", Unit::Seconds, &plugin.baseline);
     p2.breakdown_part(
@@ -172,10 +171,7 @@ fn explain_plugin(
         &records,
     );
     p2.breakdown_part(
-        &format!(
-            "crossings into the guest, estimated (2 hooks × {nodes} nodes × the cost per node at batch {})",
-            BATCH_SIZES[BATCH_SIZES.len() - 1]
-        ),
+        "crossing into the guest and back (the rest of the identity run)",
         Unit::Seconds,
         &crossings,
     );
@@ -186,6 +182,7 @@ fn explain_plugin(
     );
     if p2.met() == Some(false) {
         let median = |samples: &[f64]| shortfall::median_of(samples, |s| *s);
+        let measured_per_node = costs.last().and_then(|m| m.result.as_ref());
         p2.why_missed = Some(shortfall::plugin(&PluginShortfall {
             plain: median(&plugin.baseline),
             identity: median(&plugin.subject),
@@ -193,7 +190,7 @@ fn explain_plugin(
             crossings: median(&crossings),
             floor: floor.result.as_ref().map_or(0.0, |s| s.median),
             nodes,
-            micros_per_node: per_node.median,
+            measured_micros_per_node: measured_per_node.map(|s| s.median),
         }));
     }
 }
