@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::report::{BenchReport, Measure, Unit};
+use super::report::{BenchReport, Measure, Part, Unit};
 use super::stats::Summary;
 
 /// The whole page: heading, machine, workload, the table of measures, the
@@ -58,16 +58,7 @@ pub fn render(report: &BenchReport) -> String {
     let _ = writeln!(out, "|---|---|---|---|");
     for measure in &report.measures {
         for part in &measure.parts {
-            let s = &part.summary;
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} – {} |",
-                measure.id,
-                part.name,
-                number(s.median, part.unit),
-                number(s.min, part.unit),
-                number(s.max, part.unit)
-            );
+            let _ = writeln!(out, "| {} {}", measure.id, part_cells(part));
         }
     }
     let _ = writeln!(out, "\n## How each is taken\n");
@@ -103,18 +94,22 @@ fn targets_not_met(report: &BenchReport) -> String {
         let _ = writeln!(out, "\n| {} | median | min – max |", m.id);
         let _ = writeln!(out, "|---|---|---|");
         for part in &m.breakdown {
-            let s = &part.summary;
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} – {} |",
-                part.name,
-                number(s.median, part.unit),
-                number(s.min, part.unit),
-                number(s.max, part.unit)
-            );
+            let _ = writeln!(out, "{}", part_cells(part));
         }
     }
     out
+}
+
+/// A part's cells of a table row: `| name | median | min – max |`.
+fn part_cells(part: &Part) -> String {
+    let s = &part.summary;
+    format!(
+        "| {} | {} | {} – {} |",
+        part.name,
+        number(s.median, part.unit),
+        number(s.min, part.unit),
+        number(s.max, part.unit)
+    )
 }
 
 /// The table of measures: measure, what it is, median, spread, target, met?
