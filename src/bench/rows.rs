@@ -118,10 +118,14 @@ pub(super) async fn plugin(
     }
     let sandbox = &options.plugin_options;
     progress.phase("P2 identity plugin", runs as u64);
-    let pairs =
+    let plugin_pairs =
         measure::identity_vs_none(lab, &identity, sandbox, runs, &mut || progress.step()).await?;
-    p2.throughputs(&pairs, lab.facts.bytes, "without plugins", "with identity");
-    let plugin_pairs = pairs;
+    p2.throughputs(
+        &plugin_pairs,
+        lab.facts.bytes,
+        "without plugins",
+        "with identity",
+    );
     progress.phase("P2 cost per node", runs as u64);
     let (samples, datoms) =
         measure::host_cost_per_node(lab, &identity, sandbox, &BATCH_SIZES, runs, &mut || {
