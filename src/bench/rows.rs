@@ -193,6 +193,10 @@ fn explain_plugin(
             records: median(&records),
             crossings: median(&crossings),
             floor: floor.result.as_ref().map_or(0.0, |s| s.median),
+            target: match p2.target {
+                Some(Target::AtLeast(t) | Target::AtMost(t)) => t,
+                None => 0.0,
+            },
             nodes,
             measured_micros_per_node: measured_per_node.map(|s| s.median),
         }));

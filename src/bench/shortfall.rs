@@ -4,6 +4,8 @@
 //! profiles behind these words are in `docs/performance.md`.
 
 use super::stats::Summary;
+use crate::migrate::MigrateOptions;
+use crate::migrate::cache::EVER_HELD_FILTER_BYTES;
 
 /// The medians P2's explanation is built from (seconds, except where named).
 pub(crate) struct PluginShortfall {
@@ -17,6 +19,8 @@ pub(crate) struct PluginShortfall {
     pub crossings: f64,
     /// P2-floor's ratio.
     pub floor: f64,
+    /// P2's target ratio.
+    pub target: f64,
     /// Nodes each hook sees.
     pub nodes: u64,
     /// The host's cost per node measured directly at the largest batch,
@@ -39,7 +43,7 @@ pub(crate) fn plugin(p: &PluginShortfall) -> String {
          nothing crossing into a sandbox) and the other {:.3} s is crossing into the guest and back: \
          {:.1} µs per node per hook over 2 hooks × {} nodes{}. \
          The floor alone is {:.2}: no plugin that receives nodes as WIT records, as the `eva:xform` \
-         interface has them, can reach 0.85, whatever the guest does. Reaching it needs an interface \
+         interface has them, can reach {}, whatever the guest does. Reaching it needs an interface \
          change — plugins declaring the node kinds and indexes they want, everything else passing \
          through as bytes as in a plain migration — recorded as a follow-up \
          (docs/performance.md, \"Targets not met\", with the profile of one crossing).",
@@ -52,6 +56,7 @@ pub(crate) fn plugin(p: &PluginShortfall) -> String {
         p.nodes,
         measured,
         p.floor,
+        p.target,
     )
 }
 
@@ -121,12 +126,13 @@ pub(crate) struct MemoryShortfall {
 
 /// P4: how much of each peak reading alone holds, and whose memory it is.
 pub(crate) fn memory(p: &MemoryShortfall) -> String {
+    let defaults = MigrateOptions::default();
     format!(
         "Migrating the 10× database peaked at {:.0} MiB against {:.0} MiB. Reading alone \
          (`migrate --dry-run`: every node read and walked, nothing written) peaks at {:.0} MiB \
          against {:.0} MiB; writing into the destination adds the other {:.0} MiB and {:.0} MiB. \
-         The copier's own structures are bounded whatever the size (32,768 keys known present, \
-         a 4 MiB filter of keys held, one batch of 256 nodes in flight: under 8 MiB together). \
+         The copier's own structures are bounded whatever the size ({} keys known present, \
+         a {} MiB filter of keys held, one batch of {} nodes in flight: under 8 MiB together). \
          The growth is sled's, on both sides: it keeps the pages it has read or written, \
          deserialised, far beyond its configured 64 MiB cache (a heap profile in \
          docs/performance.md, where the same migration between SQLite stores stays within \
@@ -138,6 +144,9 @@ pub(crate) fn memory(p: &MemoryShortfall) -> String {
         p.small_reading,
         (p.large - p.large_reading).max(0.0),
         (p.small - p.small_reading).max(0.0),
+        defaults.cache_keys,
+        EVER_HELD_FILTER_BYTES >> 20,
+        defaults.batch_size,
     )
 }
 

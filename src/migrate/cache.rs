@@ -8,6 +8,9 @@ use super::bloom::KeyFilter;
 /// when the cache first fills (a database smaller than that never needs it).
 const EVER_HELD_BITS_LOG2: u32 = 25;
 
+/// Bytes of that filter once allocated (the bench's report quotes it).
+pub(crate) const EVER_HELD_FILTER_BYTES: u64 = (1 << EVER_HELD_BITS_LOG2) / 8;
+
 /// Keys known to be in the destination, bounded in size: two generations,
 /// the older dropped whole when the newer fills; a key found in the older
 /// moves to the newer, so keys still in use (the upper levels of the

@@ -7,7 +7,7 @@
 //! Also `status` and `verify`. See `docs/migration.md`.
 
 mod bloom;
-mod cache;
+pub(crate) mod cache;
 mod checkpoint;
 mod copier;
 mod destination;
