@@ -23,4 +23,5 @@ pub mod db;
 pub mod migrate;
 pub mod model;
 pub mod plugin;
+pub mod safe_text;
 pub mod store;

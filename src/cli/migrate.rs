@@ -41,9 +41,9 @@ pub struct MigrateArgs {
     /// first makes the destination durable (an fsync on sled and SQLite),
     /// which on a fast copy costs more than the copying. 0: every
     /// --log-every entries.
-    #[arg(long, default_value_t = 1.0, value_name = "SECS",
-          value_parser = parse_seconds)]
-    pub checkpoint_secs: f64,
+    #[arg(long, default_value = "1s", value_name = "DURATION",
+          value_parser = parse_checkpoint)]
+    pub checkpoint_secs: std::time::Duration,
     /// The status record is stored at `<ID>.<SUFFIX>` in the destination.
     #[arg(long, default_value = "migration-status", value_name = "SUFFIX")]
     pub status_suffix: String,
@@ -154,7 +154,7 @@ pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Resu
         .context("opening the destination")?;
     let options = MigrateOptions {
         log_every: args.log_every,
-        checkpoint_interval: std::time::Duration::from_secs_f64(args.checkpoint_secs),
+        checkpoint_interval: args.checkpoint_secs,
         status_suffix: args.status_suffix.clone(),
         batch_size: args.batch_size,
         concurrency: args.concurrency,
@@ -389,12 +389,11 @@ impl MigrationObserver for ProgressObserver {
     }
 }
 
-/// `--checkpoint-secs`: a number of seconds, 0 to one day.
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(secs),
-        _ => Err(format!(
-            "`{text}` is not a number of seconds between 0 and 86400"
-        )),
-    }
+/// `--checkpoint-secs`: a duration from 0 to one day.
+fn parse_checkpoint(text: &str) -> Result<std::time::Duration, String> {
+    super::duration_arg::parse_duration(
+        text,
+        std::time::Duration::ZERO,
+        std::time::Duration::from_secs(86_400),
+    )
 }

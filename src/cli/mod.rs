@@ -4,6 +4,7 @@
 
 mod bench;
 mod db;
+mod duration_arg;
 mod logging;
 mod migrate;
 mod output;

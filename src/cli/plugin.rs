@@ -14,7 +14,7 @@ use crate::store::{MemStore, ValueStore};
 
 use super::GlobalArgs;
 use super::migrate::load_plugins;
-use super::plugin_args::PluginArgs;
+use super::plugin_args::{ConfigArgs, PluginArgs, SandboxArgs};
 use super::scaffold::{Lang, scaffold};
 use super::store_arg::{Create, open_store};
 
@@ -62,15 +62,12 @@ pub struct CheckArgs {
     /// How many tx-log entries to run through the plugin.
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub sample: u64,
-    /// Configuration pairs for the plugin (KEY=VALUE), repeatable.
-    #[arg(long = "plugin-config", value_name = "KEY=VALUE")]
-    pub config: Vec<String>,
-    /// The longest one plugin call may run, in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub plugin_timeout: f64,
-    /// The most memory the plugin instance may use, in MiB.
-    #[arg(long, default_value_t = 512, value_name = "MIB")]
-    pub plugin_memory: u64,
+    /// Configuration of the plugin.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The sandbox's limits.
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 /// Runs a `plugin` subcommand; exit code 0 when the plugin passes.
@@ -82,11 +79,9 @@ pub async fn run(command: PluginCommand, global: &GlobalArgs) -> Result<i32> {
     let plugin_args = PluginArgs {
         plugins: vec![args.path.clone()],
         config: args.config.clone(),
-        plugin_timeout: args.plugin_timeout,
-        plugin_memory: args.plugin_memory,
-        plugin_fuel: None,
+        sandbox: args.sandbox.clone(),
     };
-    let options = plugin_args.options()?;
+    let options = plugin_args.sandbox.options();
     let plugin = Plugin::load(&args.path, &options)?;
     let d = plugin.description();
     println!("plugin:       {}", args.path.display());

@@ -10,6 +10,8 @@ use clap::Args;
 use crate::migrate::{NodeXform, TxXform};
 use crate::plugin::{ConfiguredPlugin, Idents, PluginOptions, load_tx_xforms, load_xforms};
 
+use super::duration_arg::{parse_duration, show};
+
 /// Plugins to run around the copier.
 #[derive(Debug, Clone, Args)]
 pub struct PluginArgs {
@@ -20,46 +22,91 @@ pub struct PluginArgs {
     #[arg(long = "plugin", value_name = "PATH")]
     pub plugins: Vec<PathBuf>,
 
+    /// Configuration of the plugins.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// The sandbox's limits.
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// `--plugin-config`, shared by every command that loads plugins.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
     /// Configuration for a plugin, as NAME:KEY=VALUE, where NAME is the
     /// plugin's file name without `.wasm`; with a single plugin, KEY=VALUE is
     /// enough. Repeatable; each plugin receives its pairs in the order given.
     #[arg(long = "plugin-config", value_name = "NAME:KEY=VALUE")]
-    pub config: Vec<String>,
+    pub pairs: Vec<String>,
+}
 
-    /// The longest one plugin call may run before it is stopped, in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub plugin_timeout: f64,
+/// The sandbox limits every command that runs plugins takes, defined once.
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// The longest one plugin call may run before it is stopped, whatever
+    /// the plugin does meanwhile (computing, sleeping, waiting): e.g. 10s,
+    /// 500ms, 2m, or a number of seconds; from 1ms to 1h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout,
+          default_value_t = TimeoutArg(PluginOptions::DEFAULT_TIMEOUT))]
+    pub plugin_timeout: TimeoutArg,
 
-    /// The most memory one plugin instance may use, in MiB.
-    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    /// The most memory one plugin instance may hold, in MiB, all its linear
+    /// memories and tables together (1 to 1048576).
+    #[arg(long, value_name = "MIB",
+          default_value_t = PluginOptions::DEFAULT_MEMORY_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub plugin_memory: u64,
 
     /// Give each plugin call this much fuel (deterministic instruction
-    /// budget, reproducible across machines) instead of relying only on the
-    /// timeout; the fuel used is reported.
-    #[arg(long, value_name = "UNITS")]
+    /// budget, reproducible across machines) besides the timeout; the fuel
+    /// used is reported.
+    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
     pub plugin_fuel: Option<u64>,
 }
 
-impl PluginArgs {
-    /// The sandbox limits these flags ask for.
-    pub fn options(&self) -> Result<PluginOptions> {
-        if !(self.plugin_timeout.is_finite() && self.plugin_timeout > 0.0) {
-            bail!("--plugin-timeout must be a positive number of seconds");
+impl Default for SandboxArgs {
+    fn default() -> Self {
+        SandboxArgs {
+            plugin_timeout: TimeoutArg(PluginOptions::DEFAULT_TIMEOUT),
+            plugin_memory: PluginOptions::DEFAULT_MEMORY_MIB,
+            plugin_fuel: None,
         }
-        Ok(PluginOptions {
-            timeout: Duration::from_secs_f64(self.plugin_timeout),
+    }
+}
+
+impl SandboxArgs {
+    /// The sandbox limits these flags ask for.
+    pub fn options(&self) -> PluginOptions {
+        PluginOptions {
+            timeout: self.plugin_timeout.0,
             memory_bytes: self.plugin_memory.saturating_mul(1024 * 1024),
             fuel: self.plugin_fuel,
             ..PluginOptions::default()
-        })
+        }
     }
+}
 
+/// A plugin call's deadline on the command line (shown as the user writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutArg(pub Duration);
+
+impl std::fmt::Display for TimeoutArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&show(self.0))
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<TimeoutArg, String> {
+    parse_duration(text, Duration::from_millis(1), Duration::from_secs(3600)).map(TimeoutArg)
+}
+
+impl PluginArgs {
     /// Each plugin's path and its configuration pairs, in order.
     pub fn configured(&self) -> Result<Vec<ConfiguredPlugin>> {
         let names: Vec<String> = self.plugins.iter().map(|p| plugin_name(p)).collect();
         let mut pairs: Vec<Vec<(String, String)>> = vec![Vec::new(); self.plugins.len()];
-        for raw in &self.config {
+        for raw in &self.config.pairs {
             let (target, pair) = split_config(raw)?;
             let slot = match target {
                 Some(name) => names.iter().position(|n| *n == name).with_context(|| {
@@ -82,20 +129,20 @@ impl PluginArgs {
     /// Loads, instantiates and initializes the plugins, in order.
     pub fn load(&self, idents: Idents) -> Result<Vec<Box<dyn NodeXform>>> {
         if self.plugins.is_empty() {
-            if !self.config.is_empty() {
+            if !self.config.pairs.is_empty() {
                 bail!("--plugin-config given without any --plugin");
             }
             return Ok(Vec::new());
         }
-        Ok(load_xforms(&self.configured()?, &self.options()?, idents)?)
+        Ok(load_xforms(&self.configured()?, &self.sandbox.options(), idents)?)
     }
 
     /// Loads the plugins for rebuild mode: each must export `tx-xform`.
     pub fn load_tx(&self) -> Result<Vec<Box<dyn TxXform>>> {
-        if self.plugins.is_empty() && !self.config.is_empty() {
+        if self.plugins.is_empty() && !self.config.pairs.is_empty() {
             bail!("--plugin-config given without any --plugin");
         }
-        Ok(load_tx_xforms(&self.configured()?, &self.options()?)?)
+        Ok(load_tx_xforms(&self.configured()?, &self.sandbox.options())?)
     }
 }
 
@@ -129,13 +176,13 @@ mod tests {
     fn config_pairs_go_to_the_named_plugin() {
         let args = PluginArgs {
             plugins: vec!["a/excise.wasm".into(), "b/audit.wasm".into()],
-            config: vec![
-                "excise:attributes=:a/b,:c/d".into(),
-                "audit:pattern=@x\\.com$".into(),
-            ],
-            plugin_timeout: 1.0,
-            plugin_memory: 64,
-            plugin_fuel: None,
+            config: ConfigArgs {
+                pairs: vec![
+                    "excise:attributes=:a/b,:c/d".into(),
+                    "audit:pattern=@x\\.com$".into(),
+                ],
+            },
+            sandbox: SandboxArgs::default(),
         };
         let configured = args.configured().unwrap();
         assert_eq!(
@@ -152,10 +199,10 @@ mod tests {
     fn unnamed_pairs_need_a_single_plugin() {
         let mut args = PluginArgs {
             plugins: vec!["x.wasm".into()],
-            config: vec!["from=:user/email".into()],
-            plugin_timeout: 1.0,
-            plugin_memory: 64,
-            plugin_fuel: None,
+            config: ConfigArgs {
+                pairs: vec!["from=:user/email".into()],
+            },
+            sandbox: SandboxArgs::default(),
         };
         assert_eq!(args.configured().unwrap()[0].1[0].1, ":user/email");
         args.plugins.push("y.wasm".into());

@@ -46,6 +46,14 @@ pub struct CopyStats {
     pub keys_remapped: u64,
 }
 
+/// What a node was before the write hooks: its key and bytes as read (or
+/// as the read hooks left them), and whether a read hook changed it.
+struct Original {
+    key: String,
+    bytes: Vec<u8>,
+    changed: bool,
+}
+
 /// A node read from the source and passed through the read-xforms.
 struct Loaded {
     key: String,
@@ -56,6 +64,10 @@ struct Loaded {
     /// one the copier needs the links alone, read without building it.
     node: Option<Node>,
     bounds: Bounds,
+    /// The read hooks that changed it (comma-separated), when any did: its
+    /// bytes are then theirs, and a child it names that the source lacks is
+    /// their doing, not the source's.
+    rewritten_by: Option<String>,
 }
 
 /// A node on the current path, with its children still to copy (already
@@ -136,8 +148,10 @@ impl<'a> Copier<'a> {
         self.xforms.iter().any(|x| x.has_read())
     }
 
-    fn writes(&self) -> bool {
-        self.xforms.iter().any(|x| x.has_write())
+    /// Whether index nodes may be rewritten, and so written under new keys
+    /// (remap records): any transform may change a node.
+    fn remaps(&self) -> bool {
+        self.decodes()
     }
 
     /// Copies the node at `root` and everything below it that the
@@ -228,9 +242,9 @@ impl<'a> Copier<'a> {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.pending);
-        let entries = if self.writes() {
-            // A write hook's output is checked against the destination:
-            // everything before it must be there.
+        let entries = if self.decodes() {
+            // What transforms return is checked against the destination
+            // (children, remaps): everything before it must be there.
             self.settle().await?;
             self.write_through_xforms(batch).await?
         } else {
@@ -276,9 +290,9 @@ impl<'a> Copier<'a> {
                 CreateOutcome::Existed(stored) if stored == *bytes => {
                     self.stats.nodes_already_present += 1;
                 }
-                CreateOutcome::Existed(_) if self.writes() => {
+                CreateOutcome::Existed(_) if self.decodes() => {
                     return Err(MigrateError::Rejected {
-                        plugin: self.write_names(),
+                        plugin: self.transform_names(),
                         key: key.clone(),
                         rule: "the destination already holds different bytes at this key; a transform may not change what an existing key holds (create never overwrites)".into(),
                     });
@@ -300,8 +314,10 @@ impl<'a> Copier<'a> {
         Ok(())
     }
 
-    /// Runs the write hooks on a batch, validates each output, applies key
-    /// changes (remap records follow the batch's nodes), and returns what to create.
+    /// Runs the write hooks on a batch, validates each output, follows
+    /// earlier key changes and keys every rewritten index node by its
+    /// content (remap records follow the batch's nodes); returns what to
+    /// create.
     async fn write_through_xforms(
         &mut self,
         batch: Vec<Loaded>,
@@ -314,7 +330,11 @@ impl<'a> Copier<'a> {
         let mut nodes: Vec<KeyedNode> = Vec::with_capacity(batch.len());
         for l in batch {
             if let Some(node) = l.node {
-                originals.push(l.key.clone());
+                originals.push(Original {
+                    key: l.key.clone(),
+                    bytes: l.bytes,
+                    changed: l.rewritten_by.is_some(),
+                });
                 bounds.push(l.bounds);
                 shapes.push(Shape::of(&node));
                 nodes.push((l.key, node));
@@ -327,28 +347,43 @@ impl<'a> Copier<'a> {
             nodes = out;
         }
         self.load_remaps_for_children(&nodes).await?;
-        // Key changes of this batch first: parents later in it follow them.
+        let mut entries = Vec::with_capacity(nodes.len());
         let mut records = Vec::new();
-        for (original, (key, _)) in originals.into_iter().zip(&nodes) {
-            if *key != original {
+        for (original, (_, mut node)) in originals.into_iter().zip(nodes) {
+            // Parents earlier in this batch follow their children's new keys.
+            self.follow_remaps(&mut node);
+            let bytes = model::encode(&node);
+            let rewritten = original.changed || bytes != original.bytes;
+            let index_node = matches!(node, Node::IndexInner(_) | Node::IndexLeaf(_));
+            // An index node's key is the digest of its content
+            // (docs/format.md): a rewritten one gets the key of what it
+            // now holds, whatever key a hook gave it.
+            let key = if index_node && rewritten {
+                model::index_node_key(&bytes)
+            } else {
+                original.key.clone()
+            };
+            if key != original.key {
                 self.stats.keys_remapped += 1;
                 records.push((
-                    remap_key(self.namespace, &original),
+                    remap_key(self.namespace, &original.key),
                     key.clone().into_bytes(),
                 ));
-                self.remaps.insert(original, key.clone());
+                self.remaps.insert(original.key, key.clone());
             }
+            entries.push((key, node, bytes));
         }
-        for (_, node) in &mut nodes {
-            self.follow_remaps(node);
-        }
-        self.check_children_resolve(&nodes).await?;
-        let mut entries: Vec<(String, Vec<u8>)> = nodes
-            .into_iter()
-            .map(|(key, node)| (key, model::encode(&node)))
+        let written: Vec<(&str, &Node)> = entries
+            .iter()
+            .map(|(key, node, _)| (key.as_str(), node))
             .collect();
-        entries.extend(records);
-        Ok(entries)
+        self.check_children_resolve(&written).await?;
+        let mut out: Vec<(String, Vec<u8>)> = entries
+            .into_iter()
+            .map(|(key, _, bytes)| (key, bytes))
+            .collect();
+        out.extend(records);
+        Ok(out)
     }
 
     /// Reads the remap records of children this batch refers to that the
@@ -419,7 +454,7 @@ impl<'a> Copier<'a> {
 
     /// Every child a transformed node names must exist: earlier in this
     /// batch or in the destination (one batched check per flush).
-    async fn check_children_resolve(&mut self, nodes: &[KeyedNode]) -> Result<(), MigrateError> {
+    async fn check_children_resolve(&mut self, nodes: &[(&str, &Node)]) -> Result<(), MigrateError> {
         let mut earlier: HashSet<&str> = HashSet::new();
         let mut outside: Vec<(&str, &str)> = Vec::new();
         for (key, node) in nodes {
@@ -427,7 +462,7 @@ impl<'a> Copier<'a> {
                 node.child_keys()
                     .into_iter()
                     .filter(|c| !earlier.contains(c))
-                    .map(|c| (key.as_str(), c)),
+                    .map(|c| (*key, c)),
             );
             earlier.insert(key);
         }
@@ -473,6 +508,14 @@ impl<'a> Copier<'a> {
             .join(", ")
     }
 
+    fn transform_names(&self) -> String {
+        self.xforms
+            .iter()
+            .map(|x| x.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A node on the path: its missing children read and transformed.
     async fn frame(&mut self, mut node: Loaded) -> Result<Frame, MigrateError> {
         let bounds = match &node.node {
@@ -483,7 +526,22 @@ impl<'a> Copier<'a> {
         let children = std::mem::take(&mut node.children);
         let keyed: Vec<(String, Bounds)> = children.into_iter().zip(bounds).collect();
         let missing = self.missing(keyed).await?;
-        let children = self.load(missing).await?;
+        let children = match &node.rewritten_by {
+            None => self.load(missing).await?,
+            Some(plugins) => {
+                let (parent, plugins) = (node.key.clone(), plugins.clone());
+                self.load(missing).await.map_err(|e| match e {
+                    MigrateError::Source(DbError::MissingNode { key }) => MigrateError::Rejected {
+                        plugin: plugins,
+                        key: parent,
+                        rule: format!(
+                            "its read hook made it point at node `{key}`, which the source does not hold (dangling reference)"
+                        ),
+                    },
+                    other => other,
+                })?
+            }
+        };
         Ok(Frame {
             node,
             children: children.into_iter(),
@@ -538,7 +596,7 @@ impl<'a> Copier<'a> {
             .contains_many(self.namespace, keys)
             .await
             .map_err(MigrateError::destination_store)?;
-        if self.writes() {
+        if self.remaps() {
             let remapped = self.fetch_remaps(keys).await?;
             for (p, k) in present.iter_mut().zip(keys) {
                 *p |= remapped.contains(k);
@@ -589,6 +647,7 @@ impl<'a> Copier<'a> {
                 children,
                 node,
                 bounds,
+                rewritten_by: None,
             });
         }
         if self.reads() {
@@ -625,7 +684,7 @@ impl<'a> Copier<'a> {
                 let Some((loaded, shape)) = by_key.get(key) else {
                     return Err(rejected(
                         &name,
-                        key,
+                        &crate::safe_text::key(key),
                         "a read-xform may not change keys or invent nodes",
                     ));
                 };
@@ -640,6 +699,13 @@ impl<'a> Copier<'a> {
             self.check_skips_allowed(&name, &skipped).await?;
             nodes = out;
         }
+        let readers = self
+            .xforms
+            .iter()
+            .filter(|x| x.has_read())
+            .map(|x| x.name())
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut out = Vec::with_capacity(nodes.len());
         for (key, node) in nodes {
             if let Some((mut loaded, _)) = by_key.remove(&key) {
@@ -653,6 +719,7 @@ impl<'a> Copier<'a> {
                 {
                     loaded.bytes = bytes;
                     loaded.children = owned_keys(&node);
+                    loaded.rewritten_by = Some(readers.clone());
                 }
                 loaded.node = Some(node);
                 out.push(loaded);
@@ -753,12 +820,25 @@ fn check_outputs(
         given.iter().zip(shapes).zip(after).zip(bounds)
     {
         validate::check(shape, new, bounds).map_err(|rule| rejected(plugin, old_key, &rule))?;
+        if old_key == new_key {
+            continue;
+        }
         let index_node = matches!(new, Node::IndexInner(_) | Node::IndexLeaf(_));
-        if old_key != new_key && !(write && index_node) {
+        if !(write && index_node) {
             return Err(rejected(
                 plugin,
                 old_key,
                 "only a write hook may change a key, and only an index node's",
+            ));
+        }
+        if *new_key != model::index_node_key(&model::encode(new)) {
+            return Err(rejected(
+                plugin,
+                old_key,
+                &format!(
+                    "it was given key `{}`, which is not the digest of its content: an index node's key is the digest of its bytes (docs/format.md), and the host keys every rewritten node itself — return the key you were given",
+                    crate::safe_text::key(new_key)
+                ),
             ));
         }
     }

@@ -12,15 +12,19 @@ use crate::model::{self, DatabaseInfo, Node, TxLogHead};
 use crate::store::ValueStore;
 
 use super::copier::CopyStats;
-use super::status::{MigrationState, MigrationStatus, RebuildRecord, read_status, write_status};
+use super::status::{
+    MigrationState, MigrationStatus, RebuildRecord, TransformRecord, chain_list, read_status,
+    write_status,
+};
 use super::{MigrateError, MigrateOptions, MigrationObserver, MigrationReport};
 
 /// What a run writes into the destination; a destination holds one or the
 /// other, never a mix.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Mode<'a> {
-    /// A copy of the source's nodes (through node-level transforms).
-    Plain,
+    /// A copy of the source's nodes through this chain of node-level
+    /// transforms (empty: none).
+    Plain(&'a [TransformRecord]),
     /// The source's transactions replayed through these transforms.
     Rebuild(&'a RebuildRecord),
 }
@@ -174,10 +178,18 @@ fn check_mode(
 ) -> Result<(), MigrateError> {
     let recorded = status.map(|s| s.rebuild.as_ref());
     match (mode, recorded) {
-        (Mode::Plain, Some(Some(rebuild))) => Err(MigrateError::RebuiltDestination {
+        (Mode::Plain(_), Some(Some(rebuild))) => Err(MigrateError::RebuiltDestination {
             id: id.to_string(),
             transforms: rebuild.transform_list(),
         }),
+        (Mode::Plain(ours), _) => match status.and_then(|s| s.transforms.as_deref()) {
+            Some(theirs) if theirs != ours => Err(MigrateError::ChainChanged {
+                id: id.to_string(),
+                recorded: chain_list(theirs),
+                given: chain_list(ours),
+            }),
+            _ => Ok(()),
+        },
         (Mode::Rebuild(_), Some(None)) => Err(MigrateError::NotRebuildable {
             id: id.to_string(),
             what: "was written by a plain migration".to_string(),

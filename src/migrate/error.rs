@@ -48,7 +48,7 @@ pub enum MigrateError {
     },
     /// The destination changed since the status record was written (property 3).
     #[error(
-        "destination changed since the last migration run: {what}. Someone else is writing there; a migration destination must not be written to. Nothing was written"
+        "destination changed since the last migration run: {what}. Someone else is writing there; a migration destination must not be written to. This run did not move the destination's roots (nodes it copied stay, unreachable until a run completes): stop the other writer, then run the same command again"
     )]
     DestinationChanged {
         /// What differs.
@@ -86,6 +86,19 @@ pub enum MigrateError {
         /// This run's.
         given: String,
     },
+    /// A plain migration continued through another chain of plugins than
+    /// the destination's nodes went through.
+    #[error(
+        "destination database `{id}` was written through {recorded}, but this run uses {given}: nodes already there (also those of a run that failed half-way) would be kept as they are and mixed with nodes written through the other chain. Run with the same plugins, configuration and order as before, or migrate into a fresh destination (another store or database id) to start over"
+    )]
+    ChainChanged {
+        /// The database id.
+        id: String,
+        /// The chain the status record names.
+        recorded: String,
+        /// This run's.
+        given: String,
+    },
     /// The status record was replaced under us.
     #[error(
         "the migration status record `{key}` changed during this run: another migration into this destination is running. Stop it, then re-run"
@@ -117,7 +130,7 @@ pub enum MigrateError {
     /// A transform (plugin) failed: trapped, timed out, ran out of memory or
     /// returned its own error.
     #[error(
-        "{reason}{}. The destination's roots are unchanged: fix or remove plugin `{plugin}` and run the same command again",
+        "{reason}{}. The destination's roots are unchanged. Run the same command again once the cause is fixed (a longer --plugin-timeout, more --plugin-memory); with a changed or removed plugin `{plugin}`, migrate into a fresh destination (docs/migration.md, After a failed run)",
         if reason.contains(key.as_str()) { String::new() } else { format!(" (at node `{key}`)") }
     )]
     Xform {
@@ -135,6 +148,22 @@ pub enum MigrateError {
     Rejected {
         /// The plugin's name (several, comma-separated, when the rule concerns their combined output).
         plugin: String,
+        /// The node at fault.
+        key: String,
+        /// The rule broken, in words.
+        rule: String,
+    },
+    /// After node-level transforms, the destination does not read as the
+    /// database its own log declares (checked entry by entry before the
+    /// roots move; see `src/db/check`).
+    #[error(
+        "through plugin(s) {plugins}, the destination no longer reads as the database its tx-log declares: entry {entry}, node `{key}`: {rule}. A node-level rewrite must change the tx-log entry and all four indexes alike (or use rebuild mode, `migrate --rebuild`). The destination's roots are unchanged; fix the plugin, then migrate into a fresh destination"
+    )]
+    Inconsistent {
+        /// The transforms of the run, comma-separated.
+        plugins: String,
+        /// The tx-log entry whose trees or content are wrong.
+        entry: u64,
         /// The node at fault.
         key: String,
         /// The rule broken, in words.

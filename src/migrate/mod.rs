@@ -28,7 +28,9 @@ pub use error::MigrateError;
 pub use observer::{MigrationObserver, NoObserver};
 pub use rebuild::rebuild;
 pub use run::{MigrateOptions, MigrationReport, PluginSummary, migrate};
-pub use status::{MigrationState, MigrationStatus, RebuildRecord, read_status, status_key};
+pub use status::{
+    MigrationState, MigrationStatus, RebuildRecord, TransformRecord, read_status, status_key,
+};
 pub use verify::{VerifyOptions, VerifyReport, verify, verify_rebuild, verify_through};
 
 pub use remap::remap_key;

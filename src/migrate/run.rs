@@ -15,7 +15,7 @@ use crate::store::ValueStore;
 use super::checkpoint::CheckpointClock;
 use super::copier::{Copier, CopierSettings, CopyStats};
 use super::destination::{Mode, StatusWriter, check_destination, read_destination};
-use super::status::MigrationStatus;
+use super::status::{MigrationStatus, TransformRecord};
 use super::{MigrateError, MigrationObserver, NodeXform};
 
 /// Settings of a migration run.
@@ -114,7 +114,20 @@ pub async fn migrate(
     let end = source.head().await.map_err(MigrateError::Source)?.count;
     let info_bytes = model::encode(&Node::DatabaseInfo(info.clone()));
 
-    let found = read_destination(dst.as_ref(), &info, &options.status_suffix, Mode::Plain).await?;
+    let chain: Vec<TransformRecord> = xforms
+        .iter()
+        .map(|x| TransformRecord {
+            name: x.name().to_string(),
+            fingerprint: x.fingerprint(),
+        })
+        .collect();
+    let found = read_destination(
+        dst.as_ref(),
+        &info,
+        &options.status_suffix,
+        Mode::Plain(&chain),
+    )
+    .await?;
     check_destination(&found, &info, end)?;
 
     let mut report = match found.begin_run(end, &info_bytes, options, started, observer) {
@@ -122,7 +135,14 @@ pub async fn migrate(
         ControlFlow::Continue(report) => report,
     };
     let (start, end) = (report.start, report.end);
-    let mut status = MigrationStatus::starting(start, end, found.head, info.identity.clone(), None);
+    let mut status = MigrationStatus::starting(
+        start,
+        end,
+        found.head,
+        info.identity.clone(),
+        None,
+        Some(chain),
+    );
     let writer = StatusWriter {
         dst: dst.as_ref(),
         id,

@@ -64,6 +64,14 @@ pub struct MigrationStatus {
     /// destination without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebuild: Option<RebuildRecord>,
+    /// For a plain migration: the node-level transforms every node of the
+    /// destination went through, in order (empty: none), recorded before
+    /// the first node is written. A later run must name the same chain, so
+    /// that nodes written through one chain (say by a run that failed
+    /// half-way) are never mixed with nodes written through another.
+    /// `None` in records of earlier versions, which did not note it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transforms: Option<Vec<TransformRecord>>,
     /// When this record was written (RFC 3339, UTC).
     pub updated: String,
 }
@@ -79,6 +87,7 @@ impl MigrationStatus {
         destination_head: Option<u64>,
         identity: String,
         rebuild: Option<RebuildRecord>,
+        transforms: Option<Vec<TransformRecord>>,
     ) -> MigrationStatus {
         MigrationStatus {
             state: MigrationState::InProgress,
@@ -89,6 +98,7 @@ impl MigrationStatus {
             previous_head: None,
             identity,
             rebuild,
+            transforms,
             updated: String::new(),
         }
     }
@@ -104,6 +114,35 @@ impl MigrationStatus {
         self.target_head = None;
         self.previous_head = moved_from;
     }
+}
+
+/// One node-level transform a destination was written through: its name
+/// and a fingerprint of what it is (for a plugin: the digest of its
+/// component and of its configuration pairs), so a changed plugin or
+/// configuration is a different transform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransformRecord {
+    /// The name it describes itself with.
+    pub name: String,
+    /// What it is; equal fingerprints, equal transforms.
+    pub fingerprint: String,
+}
+
+/// A chain of transforms in words, for messages: `a, b`, or `no plugin`.
+pub fn chain_list(chain: &[TransformRecord]) -> String {
+    if chain.is_empty() {
+        "no plugin".to_string()
+    } else {
+        chain
+            .iter()
+            .map(|t| format!("{} ({})", t.name, short(&t.fingerprint)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn short(fingerprint: &str) -> &str {
+    fingerprint.get(..12).unwrap_or(fingerprint)
 }
 
 /// What the status record says about a rebuild.

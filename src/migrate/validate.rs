@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use crate::db::{INNER_CAPACITY, LEAF_CAPACITY};
 use crate::model::{Datom, Index, IndexInner, Node, NodeKind};
 
 /// The range an index node's datoms must stay in, `[lower, upper)` in its
@@ -115,6 +116,7 @@ pub fn check(before: &Shape, after: &Node, bounds: &Bounds) -> Result<(), String
     match (before, after) {
         (Shape::IndexLeaf(index), Node::IndexLeaf(a)) => {
             same_index(*index, a.index)?;
+            within_capacity("a leaf", "datoms", a.datoms.len(), LEAF_CAPACITY)?;
             sorted(a.index, &a.datoms, "leaf datoms")?;
             if let Some(d) = a.datoms.iter().find(|d| !bounds.admits(a.index, d)) {
                 return Err(format!(
@@ -128,6 +130,7 @@ pub fn check(before: &Shape, after: &Node, bounds: &Bounds) -> Result<(), String
         }
         (Shape::IndexInner(index), Node::IndexInner(a)) => {
             same_index(*index, a.index)?;
+            within_capacity("an inner node", "children", a.children.len(), INNER_CAPACITY)?;
             if a.children.is_empty() || a.children.len() != a.separators.len() + 1 {
                 return Err(format!(
                     "an inner node needs one separator fewer than children (has {} children, {} separators)",
@@ -160,6 +163,16 @@ pub fn check(before: &Shape, after: &Node, bounds: &Bounds) -> Result<(), String
             Err("database-info must keep its database id, tx-log key and identity".to_string())
         }
         _ => Ok(()),
+    }
+}
+
+fn within_capacity(node: &str, what: &str, has: usize, most: usize) -> Result<(), String> {
+    if has > most {
+        Err(format!(
+            "{node} holds at most {most} {what} (docs/format.md), this one {has}"
+        ))
+    } else {
+        Ok(())
     }
 }
 

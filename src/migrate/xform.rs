@@ -36,6 +36,14 @@ pub trait NodeXform: Send {
     /// an index node's key (the copier remaps references to it).
     fn write(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure>;
 
+    /// What this transform is, beyond its name: equal fingerprints mean the
+    /// same rewrite (for a plugin, the digest of its component and its
+    /// configuration). A destination records the chain it was written
+    /// through, and a later run through another chain is refused.
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
+
     /// Called once after the run's last batch; the transform's own report.
     fn finish(&mut self) -> Result<String, XformFailure>;
 

@@ -15,6 +15,7 @@ pub use super::convert::Idents;
 struct PluginXform {
     plugin: Plugin,
     idents: Arc<Idents>,
+    fingerprint: String,
 }
 
 fn failure(e: PluginError) -> XformFailure {
@@ -35,6 +36,10 @@ impl NodeXform for PluginXform {
 
     fn has_write(&self) -> bool {
         self.plugin.has_write()
+    }
+
+    fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
     }
 
     fn read(&mut self, batch: Vec<KeyedNode>) -> Result<Vec<KeyedNode>, XformFailure> {
@@ -88,10 +93,12 @@ pub fn load_xforms(
     idents: Idents,
 ) -> Result<Vec<Box<dyn NodeXform>>, PluginError> {
     let idents = Arc::new(idents);
-    load_each(configured, options, |plugin| {
+    load_each(configured, options, |plugin, config| {
+        let fingerprint = fingerprint(plugin.digest(), config);
         Ok(Box::new(PluginXform {
             plugin,
             idents: idents.clone(),
+            fingerprint,
         }) as Box<dyn NodeXform>)
     })
 }
@@ -102,7 +109,7 @@ pub fn load_tx_xforms(
     configured: &[ConfiguredPlugin],
     options: &PluginOptions,
 ) -> Result<Vec<Box<dyn TxXform>>, PluginError> {
-    load_each(configured, options, |plugin| {
+    load_each(configured, options, |plugin, _| {
         if !plugin.has_tx() {
             return Err(PluginError::Load {
                 path: plugin.path().to_path_buf(),
@@ -117,18 +124,46 @@ pub fn load_tx_xforms(
     })
 }
 
-/// Loads each plugin, hands it its configuration, and wraps it.
+/// What a configured plugin is: the digest of its component and of its
+/// configuration pairs, in order.
+fn fingerprint(component_digest: &str, config: &[(String, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(component_digest.as_bytes());
+    for (key, value) in config {
+        for part in [key, value] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Loads each plugin, hands it its configuration, and wraps it. Plugins
+/// of the chain that describe themselves with the same name are told
+/// apart by their file names in every message and report.
 fn load_each<T>(
     configured: &[ConfiguredPlugin],
     options: &PluginOptions,
-    mut wrap: impl FnMut(Plugin) -> Result<T, PluginError>,
+    mut wrap: impl FnMut(Plugin, &[(String, String)]) -> Result<T, PluginError>,
 ) -> Result<Vec<T>, PluginError> {
-    configured
-        .iter()
-        .map(|(path, config)| {
-            let mut plugin = Plugin::load(path, options)?;
-            plugin.init(config)?;
-            wrap(plugin)
-        })
+    let mut plugins = Vec::with_capacity(configured.len());
+    for (path, config) in configured {
+        let mut plugin = Plugin::load(path, options)?;
+        plugin.init(config)?;
+        plugins.push(plugin);
+    }
+    let names: Vec<String> = plugins.iter().map(|p| p.name().to_string()).collect();
+    for plugin in &mut plugins {
+        if names.iter().filter(|n| *n == plugin.name()).count() > 1 {
+            let file = plugin.path().display().to_string();
+            let name = format!("{} [{}]", plugin.name(), crate::safe_text::key(&file));
+            plugin.rename(name);
+        }
+    }
+    plugins
+        .into_iter()
+        .zip(configured)
+        .map(|(plugin, (_, config))| wrap(plugin, config))
         .collect()
 }

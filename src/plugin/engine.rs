@@ -1,12 +1,14 @@
-//! The shared wasmtime engine and the epoch ticker that enforces per-call
-//! deadlines.
+//! The shared wasmtime engine and the epoch ticker. Each tick makes running
+//! guest code yield to its plugin's runtime (see `instance`), where the
+//! call's deadline timer is checked.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use wasmtime::{Config, Engine};
 
-/// How often the epoch advances; deadlines are counted in these ticks.
+/// How often the epoch advances: a running guest yields this often, so a
+/// deadline is seen within about one tick.
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// The engine for plugins with fuel metering on or off (fuel changes the

@@ -1,10 +1,59 @@
 //! Errors of loading and running plugins.
 
+use std::fmt;
 use std::path::PathBuf;
 
-/// What went wrong with a plugin. Every variant names the plugin; hook
-/// failures also name the first node key of the batch.
+/// Which guest call failed: every call into a plugin runs under the same
+/// deadline, memory cap and fuel, and a failure names the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Call {
+    /// Instantiation, including the component's start functions.
+    Start,
+    /// `describe`.
+    Describe,
+    /// `init`, with the configuration pairs.
+    Init,
+    /// A read or write hook on a batch, named by its first node key.
+    Batch {
+        /// `read` or `write`.
+        hook: &'static str,
+        /// The first key of the batch.
+        key: String,
+    },
+    /// The rebuild-mode hook on one transaction.
+    Transaction(u64),
+    /// `finish`.
+    Finish,
+}
+
+impl Call {
+    /// The node key the call concerns, if it is a batch.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Call::Batch { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Call::Start => write!(f, "while starting (instantiation and start functions)"),
+            Call::Describe => write!(f, "in describe"),
+            Call::Init => write!(f, "in init"),
+            Call::Batch { hook, key } => write!(f, "in its {hook} hook on the batch at node `{key}`"),
+            Call::Transaction(tx) => write!(f, "in its tx hook on transaction {tx}"),
+            Call::Finish => write!(f, "in finish"),
+        }
+    }
+}
+
+/// What went wrong with a plugin. Every variant names the plugin and, for a
+/// failed call, which call it was.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PluginError {
     /// The file could not be read, compiled or instantiated.
     #[error("cannot load plugin `{}`: {reason}", path.display())]
@@ -24,44 +73,51 @@ pub enum PluginError {
         /// The versions supported.
         supported: String,
     },
-    /// A call ran past its deadline.
-    #[error("plugin `{plugin}` timed out after {limit_ms} ms on the batch at node `{key}`")]
+    /// A call ran past its deadline (whatever it was doing: computing,
+    /// sleeping or waiting in a host call).
+    #[error(
+        "plugin `{plugin}` timed out after {limit_ms} ms {call}; raise --plugin-timeout if it needs longer"
+    )]
     Timeout {
         /// The plugin.
         plugin: String,
-        /// The first key of the batch.
-        key: String,
+        /// The call.
+        call: Call,
         /// The deadline in milliseconds.
         limit_ms: u64,
     },
-    /// A call tried to grow memory past the cap.
-    #[error("plugin `{plugin}` ran out of memory (cap {cap_mib} MiB) on the batch at node `{key}`")]
+    /// A call tried to take more memory (all memories and tables together) than the cap.
+    #[error(
+        "plugin `{plugin}` ran out of memory (cap {cap_mib} MiB for all its memories and tables) {call}; raise --plugin-memory if it needs more"
+    )]
     OutOfMemory {
         /// The plugin.
         plugin: String,
-        /// The first key of the batch.
-        key: String,
+        /// The call.
+        call: Call,
         /// The cap in MiB.
         cap_mib: u64,
     },
     /// A call used up its fuel.
-    #[error("plugin `{plugin}` used up its fuel ({fuel} units) on the batch at node `{key}`")]
+    #[error("plugin `{plugin}` used up its fuel ({fuel} units) {call}")]
     OutOfFuel {
         /// The plugin.
         plugin: String,
-        /// The first key of the batch.
-        key: String,
+        /// The call.
+        call: Call,
         /// The fuel per call.
         fuel: u64,
     },
-    /// The guest trapped (panicked, hit `unreachable`, accessed memory out of bounds…).
-    #[error("plugin `{plugin}` trapped on the batch at node `{key}`: {reason}")]
+    /// The guest trapped (panicked, hit `unreachable`, accessed memory out
+    /// of bounds…) or the host refused what it asked for.
+    #[error("plugin `{plugin}` failed {call}: {reason}")]
     Trap {
         /// The plugin.
         plugin: String,
-        /// The first key of the batch.
-        key: String,
-        /// What wasmtime reported.
+        /// The call.
+        call: Call,
+        /// What wasmtime reported, with its causes, and the guest's last
+        /// words on stderr.
         reason: String,
     },
     /// The guest refused its configuration pairs at `init`.
@@ -75,12 +131,12 @@ pub enum PluginError {
         message: String,
     },
     /// The guest returned its own error.
-    #[error("plugin `{plugin}` refused the batch at node `{key}`: {message}")]
+    #[error("plugin `{plugin}` refused {call}: {message}")]
     Guest {
         /// The plugin.
         plugin: String,
-        /// The first key of the batch.
-        key: String,
+        /// The call.
+        call: Call,
         /// The guest's message.
         message: String,
     },
@@ -94,7 +150,7 @@ pub enum PluginError {
         /// Why.
         reason: String,
     },
-    /// An earlier trap left the instance unusable.
+    /// An earlier failure left the instance unusable.
     #[error("plugin `{plugin}` stopped working after an earlier failure")]
     Poisoned {
         /// The plugin.
@@ -106,12 +162,12 @@ impl PluginError {
     /// The node key a hook failure concerns, if any.
     pub fn key(&self) -> Option<&str> {
         match self {
-            PluginError::Timeout { key, .. }
-            | PluginError::OutOfMemory { key, .. }
-            | PluginError::OutOfFuel { key, .. }
-            | PluginError::Trap { key, .. }
-            | PluginError::Guest { key, .. }
-            | PluginError::Invalid { key, .. } => Some(key),
+            PluginError::Timeout { call, .. }
+            | PluginError::OutOfMemory { call, .. }
+            | PluginError::OutOfFuel { call, .. }
+            | PluginError::Trap { call, .. }
+            | PluginError::Guest { call, .. } => call.key(),
+            PluginError::Invalid { key, .. } => Some(key),
             _ => None,
         }
     }

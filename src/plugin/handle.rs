@@ -1,9 +1,7 @@
-//! The plugin handle the host uses. A plugin whose component imports WASI
-//! runs on a thread of its own: WASI calls inside a guest (a file open, a
-//! write to stderr) block on a runtime of wasmtime-wasi's, which must not be
-//! entered from a thread that is already driving ours. Batches move to that
-//! thread and back by value. A component without WASI imports (a Rust guest)
-//! is called in place, which saves the two thread switches per call.
+//! The plugin handle the host uses. Every plugin runs on a thread of its
+//! own, which drives the plugin's calls on a runtime of its own (see
+//! `instance`): guest code never runs on, and never blocks, the threads of
+//! the caller's runtime. Batches move to that thread and back by value.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +23,8 @@ use super::{PluginError, cache};
 pub struct PluginOptions {
     /// The longest one call may run.
     pub timeout: Duration,
-    /// The most linear memory an instance may grow to.
+    /// The most memory an instance may hold, all its linear memories and
+    /// tables together.
     pub memory_bytes: u64,
     /// Fuel per call, when deterministic limits are wanted.
     pub fuel: Option<u64>,
@@ -33,11 +32,18 @@ pub struct PluginOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
+impl PluginOptions {
+    /// The deadline of one call when none is given.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The memory cap of one instance when none is given, in MiB.
+    pub const DEFAULT_MEMORY_MIB: u64 = 512;
+}
+
 impl Default for PluginOptions {
     fn default() -> Self {
         PluginOptions {
-            timeout: Duration::from_secs(10),
-            memory_bytes: 512 * 1024 * 1024,
+            timeout: Self::DEFAULT_TIMEOUT,
+            memory_bytes: Self::DEFAULT_MEMORY_MIB << 20,
             fuel: None,
             cache_dir: cache::default_dir(),
         }
@@ -68,6 +74,9 @@ pub struct PluginMetrics {
     pub nodes_out: u64,
     /// Time spent in calls (guest code and the conversions around it), in seconds.
     pub seconds_in_calls: f64,
+    /// Memory the instance holds, all its memories and tables together, in
+    /// bytes (what counts against `--plugin-memory`).
+    pub memory_bytes: u64,
     /// Fuel consumed, when fuel is on.
     pub fuel_used: Option<u64>,
     /// The compiled component came from the on-disk cache.
@@ -79,31 +88,16 @@ pub struct PluginMetrics {
 /// Work sent to a plugin's thread.
 type Job = Box<dyn FnOnce(&mut Instance) + Send>;
 
-/// Where a plugin's instance lives.
-enum Runner {
-    /// Called in place (no WASI imports).
-    Inline(Box<Instance>),
-    /// On its own thread, fed through `jobs`.
-    Thread {
-        jobs: Option<mpsc::Sender<Job>>,
-        thread: Option<JoinHandle<()>>,
-    },
-}
-
 /// A loaded, instantiated plugin. Dropping it stops its thread, if it has
 /// one (after the call in progress, which has a deadline).
 pub struct Plugin {
     path: PathBuf,
     description: Description,
+    digest: String,
     hooks: Hooks,
-    runner: Runner,
-}
-
-/// What the loading thread reports: the instance itself when it can be
-/// called in place, else what the handle needs to know about it.
-enum Loaded {
-    Inline(Box<Instance>),
-    Thread(Description, Hooks),
+    /// Work for the plugin's thread; `None` once it is stopping.
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 /// Which hook interfaces a component exports.
@@ -126,8 +120,8 @@ impl Hooks {
 
 impl Plugin {
     /// Reads, compiles (or loads from the cache), checks the WIT version,
-    /// instantiates in a sandbox and calls `describe`, on a thread of its
-    /// own (instantiating a guest may already call WASI).
+    /// instantiates in a sandbox and calls `describe`, on the plugin's own
+    /// thread, where it then stays.
     pub fn load(path: &Path, options: &PluginOptions) -> Result<Plugin, PluginError> {
         let load_err = |reason: String| PluginError::Load {
             path: path.to_path_buf(),
@@ -140,12 +134,12 @@ impl Plugin {
         let thread = std::thread::Builder::new()
             .name(format!("plugin {name}"))
             .spawn(move || match Instance::load(&file, &options) {
-                Ok(instance) if !instance.imports_wasi() => {
-                    let _ = ready.send(Ok(Loaded::Inline(Box::new(instance))));
-                }
                 Ok(mut instance) => {
-                    let about =
-                        Loaded::Thread(instance.description().clone(), Hooks::of(&instance));
+                    let about = (
+                        instance.description().clone(),
+                        instance.digest().to_string(),
+                        Hooks::of(&instance),
+                    );
                     if ready.send(Ok(about)).is_ok() {
                         for job in inbox {
                             job(&mut instance);
@@ -157,36 +151,35 @@ impl Plugin {
                 }
             })
             .map_err(|e| load_err(format!("cannot start its thread: {e}")))?;
-        let loaded = loaded
+        let (description, digest, hooks) = loaded
             .recv()
             .map_err(|_| load_err("its thread stopped while loading".into()))??;
-        let plugin = |description, hooks, runner| Plugin {
+        Ok(Plugin {
             path: path.to_path_buf(),
             description,
+            digest,
             hooks,
-            runner,
-        };
-        Ok(match loaded {
-            Loaded::Inline(instance) => {
-                let _ = thread.join();
-                let description = instance.description().clone();
-                let hooks = Hooks::of(&instance);
-                plugin(description, hooks, Runner::Inline(instance))
-            }
-            Loaded::Thread(description, hooks) => plugin(
-                description,
-                hooks,
-                Runner::Thread {
-                    jobs: Some(jobs),
-                    thread: Some(thread),
-                },
-            ),
+            jobs: Some(jobs),
+            thread: Some(thread),
         })
     }
 
     /// The plugin's name as it describes itself.
     pub fn name(&self) -> &str {
         &self.description.name
+    }
+
+    /// SHA-256 of the component file, hex: what the plugin is.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Names this plugin `name` in messages and reports from now on (two
+    /// plugins of a chain that describe themselves alike are told apart
+    /// by their files).
+    pub fn rename(&mut self, name: String) {
+        self.description.name = name.clone();
+        let _ = self.ask(move |instance| instance.rename(name));
     }
 
     /// The plugin file.
@@ -216,22 +209,8 @@ impl Plugin {
 
     /// Counters so far.
     pub fn metrics(&self) -> PluginMetrics {
-        match &self.runner {
-            Runner::Inline(instance) => instance.metrics().clone(),
-            Runner::Thread {
-                jobs: Some(jobs), ..
-            } => {
-                let (reply, result) = mpsc::sync_channel(1);
-                let job: Job = Box::new(move |instance| {
-                    let _ = reply.send(instance.metrics().clone());
-                });
-                match jobs.send(job) {
-                    Ok(()) => result.recv().unwrap_or_default(),
-                    Err(_) => PluginMetrics::default(),
-                }
-            }
-            Runner::Thread { jobs: None, .. } => PluginMetrics::default(),
-        }
+        self.ask(|instance| instance.metrics().clone())
+            .unwrap_or_default()
     }
 
     /// Hands the plugin its configuration pairs.
@@ -270,35 +249,35 @@ impl Plugin {
         self.run(|instance| instance.finish())?
     }
 
-    /// Runs `f` on the instance, in place or on its thread (then waiting
-    /// for the result).
+    /// Runs `f` on the instance, on its thread, and waits for the result.
     fn run<R: Send + 'static>(
         &mut self,
         f: impl FnOnce(&mut Instance) -> R + Send + 'static,
     ) -> Result<R, PluginError> {
-        let stopped = || PluginError::Poisoned {
+        self.ask(f).ok_or_else(|| PluginError::Poisoned {
             plugin: self.description.name.clone(),
-        };
-        let jobs = match &mut self.runner {
-            Runner::Inline(instance) => return Ok(f(instance)),
-            Runner::Thread { jobs, .. } => jobs.as_ref().ok_or_else(stopped)?,
-        };
+        })
+    }
+
+    /// `f`'s result on the plugin's thread; `None` when the thread is gone.
+    fn ask<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Instance) -> R + Send + 'static,
+    ) -> Option<R> {
         let (reply, result) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |instance| {
             let _ = reply.send(f(instance));
         });
-        jobs.send(job).map_err(|_| stopped())?;
-        result.recv().map_err(|_| stopped())
+        self.jobs.as_ref()?.send(job).ok()?;
+        result.recv().ok()
     }
 }
 
 impl Drop for Plugin {
     fn drop(&mut self) {
-        if let Runner::Thread { jobs, thread } = &mut self.runner {
-            *jobs = None;
-            if let Some(thread) = thread.take() {
-                let _ = thread.join();
-            }
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

@@ -1,12 +1,20 @@
 //! One loaded plugin: its compiled component instantiated in a sandboxed
-//! store, with per-call deadline, memory cap and optional fuel. Runs on the
-//! plugin's thread; [`super::Plugin`] is the handle the rest of the host uses.
+//! store, on the plugin's own thread (see `handle`), with one deadline,
+//! one memory budget and optional fuel over every call into it.
+//!
+//! Calls run on wasmtime's async path, driven by a small runtime of the
+//! plugin's own: guest code yields at every epoch tick, and WASI host calls
+//! (sleeps, polls) wait as futures, so one real-time timer around each call
+//! stops it at its deadline whatever the guest is doing — computing,
+//! sleeping or polling. An epoch trap alone cannot interrupt a host call.
 
 use std::path::Path;
 use std::time::Instant;
 
+use sha2::{Digest, Sha256};
+use tokio::runtime::Runtime;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
 use crate::migrate::XformTx;
 use crate::model::Node;
@@ -16,29 +24,33 @@ use super::bindings::exports::eva::xform::{
     plugin as plugin_api, read_xform, tx_xform, write_xform,
 };
 use super::convert::{self, Idents};
+use super::error::Call;
 use super::handle::{Description, PluginMetrics, PluginOptions};
 use super::sandbox::HostState;
 use super::{PluginError, WIT_VERSION, cache, engine};
+use crate::safe_text as guest_text;
 
-/// A loaded, instantiated plugin. It lives on the plugin's own thread (see
-/// `handle`): WASI calls block on a runtime of their own, which must not be
-/// entered from inside ours.
+/// A loaded, instantiated plugin. It lives on the plugin's own thread,
+/// which drives `runtime` for every call.
 pub(super) struct Instance {
+    runtime: Runtime,
     store: Store<HostState>,
     api: plugin_api::Guest,
     read: Option<read_xform::Guest>,
     write: Option<write_xform::Guest>,
     tx: Option<tx_xform::Guest>,
     description: Description,
+    /// SHA-256 of the component file, hex.
+    digest: String,
     options: PluginOptions,
     metrics: PluginMetrics,
     poisoned: bool,
-    imports_wasi: bool,
 }
 
 impl Instance {
     /// Reads, compiles (or loads from the cache), checks the WIT version,
-    /// instantiates in a sandbox and calls `describe`.
+    /// instantiates in a sandbox and calls `describe` — instantiation and
+    /// `describe` under the same deadline and budget as every later call.
     pub fn load(path: &Path, options: &PluginOptions) -> Result<Instance, PluginError> {
         let started = Instant::now();
         let load_err = |reason: String| PluginError::Load {
@@ -46,27 +58,25 @@ impl Instance {
             reason,
         };
         let wasm = std::fs::read(path).map_err(|e| load_err(format!("{e}")))?;
+        let digest = hex(&Sha256::digest(&wasm));
         let engine = engine::engine(options.fuel.is_some()).map_err(load_err)?;
         let fingerprint = engine::settings_fingerprint(engine, options.fuel.is_some());
         let (component, from_cache) =
             cache::load(engine, &wasm, &fingerprint, options.cache_dir.as_deref())
                 .map_err(load_err)?;
         check_wit_version(engine, &component, path)?;
-        let imports_wasi = component
-            .component_type()
-            .imports(engine)
-            .any(|(name, _)| name.starts_with("wasi:"));
 
         let mut linker: Linker<HostState> = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| load_err(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| load_err(cause_chain(&e)))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| {
             load_err(format!(
-                "it needs imports the sandbox does not grant: {e:#}"
+                "it needs imports the sandbox does not grant: {}",
+                cause_chain(&e)
             ))
         })?;
         let api_idx =
-            plugin_api::GuestIndices::new(&pre).map_err(|e| load_err(format!("{e:#}")))?;
+            plugin_api::GuestIndices::new(&pre).map_err(|e| load_err(cause_chain(&e)))?;
         let read_idx = read_xform::GuestIndices::new(&pre).ok();
         let write_idx = write_xform::GuestIndices::new(&pre).ok();
         let tx_idx = tx_xform::GuestIndices::new(&pre).ok();
@@ -76,33 +86,35 @@ impl Instance {
             ));
         }
 
-        let mut store = Store::new(engine, HostState::new(options.memory_bytes, &label(path)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| load_err(format!("cannot start its runtime: {e}")))?;
+        let label = label(path);
+        let mut store = Store::new(engine, HostState::new(options.memory_bytes, &label));
         store.limiter(|state| &mut state.limits);
-        arm(&mut store, options).map_err(|e| load_err(format!("{e:#}")))?;
-        let instance = pre
-            .instantiate(&mut store)
-            .map_err(|e| load_err(format!("instantiation failed: {e:#}")))?;
-        let api = api_idx
-            .load(&mut store, &instance)
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        let read = read_idx
-            .map(|i| i.load(&mut store, &instance))
-            .transpose()
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        let write = write_idx
-            .map(|i| i.load(&mut store, &instance))
-            .transpose()
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        let tx = tx_idx
-            .map(|i| i.load(&mut store, &instance))
-            .transpose()
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        let raw = api
-            .call_describe(&mut store)
-            .map_err(|e| load_err(format!("describe failed: {e:#}")))?;
+        // Guest code yields to the plugin's runtime at every epoch tick, so
+        // the deadline's timer is seen while it computes.
+        store.epoch_deadline_async_yield_and_update(1);
+        let mut call = CallSite {
+            runtime: &runtime,
+            store: &mut store,
+            options,
+            plugin: &label,
+        };
+        let instance = call.run(Call::Start, async |store| pre.instantiate_async(store).await)?;
+        let loaded = (|| {
+            let api = api_idx.load(&mut *call.store, &instance)?;
+            let read = read_idx.map(|i| i.load(&mut *call.store, &instance)).transpose()?;
+            let write = write_idx.map(|i| i.load(&mut *call.store, &instance)).transpose()?;
+            let tx = tx_idx.map(|i| i.load(&mut *call.store, &instance)).transpose()?;
+            wasmtime::Result::Ok((api, read, write, tx))
+        })();
+        let (api, read, write, tx) = loaded.map_err(|e| load_err(cause_chain(&e)))?;
+        let raw = call.run(Call::Describe, async |store| api.call_describe(store).await)?;
         let description = Description {
-            name: raw.name,
-            version: raw.version,
+            name: guest_text::name(&raw.name, &label),
+            version: guest_text::name(&raw.version, "?"),
             hooks: raw
                 .hooks
                 .iter()
@@ -112,10 +124,11 @@ impl Instance {
                     wit::Hook::Tx => "tx".to_string(),
                 })
                 .collect(),
-            wit_version: raw.wit_version,
+            wit_version: guest_text::name(&raw.wit_version, "?"),
         };
         let metrics = PluginMetrics {
             compiled_from_cache: from_cache,
+            memory_bytes: store.data().limits.used() as u64,
             load_seconds: started.elapsed().as_secs_f64(),
             ..PluginMetrics::default()
         };
@@ -123,23 +136,30 @@ impl Instance {
         store.data().stderr.set_plugin(&description.name);
         tracing::info!(plugin = %description.name, from_cache, "plugin loaded");
         Ok(Instance {
+            runtime,
             store,
             api,
             read,
             write,
             tx,
             description,
+            digest,
             options: options.clone(),
             metrics,
             poisoned: false,
-            imports_wasi,
         })
     }
 
-    /// Whether the component imports WASI interfaces: calls into those block
-    /// on a runtime of wasmtime-wasi's, so such a plugin needs a thread of its own.
-    pub fn imports_wasi(&self) -> bool {
-        self.imports_wasi
+    /// SHA-256 of the component file, hex: what the plugin is.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Names the plugin `name` in its messages and logs from now on.
+    pub fn rename(&mut self, name: String) {
+        self.store.data().stdout.set_plugin(&name);
+        self.store.data().stderr.set_plugin(&name);
+        self.description.name = name;
     }
 
     /// What `describe` returned.
@@ -170,10 +190,10 @@ impl Instance {
     /// Hands the plugin its configuration pairs.
     pub fn init(&mut self, config: &[(String, String)]) -> Result<(), PluginError> {
         let api = self.api.clone();
-        let outcome = self.call("(init)", |store| api.call_init(store, config))?;
+        let outcome = self.call(Call::Init, async |store| api.call_init(store, config).await)?;
         outcome.map_err(|e| PluginError::Config {
             plugin: self.description.name.clone(),
-            message: e.message,
+            message: guest_text::message(&e.message),
         })
     }
 
@@ -184,8 +204,8 @@ impl Instance {
         idents: &Idents,
     ) -> Result<Vec<(String, Node)>, PluginError> {
         let hook = self.read.clone();
-        self.hook(nodes, idents, move |store, batch| match &hook {
-            Some(h) => h.call_transform_read(store, batch),
+        self.hook("read", nodes, idents, async move |store, batch| match &hook {
+            Some(h) => h.call_transform_read(store, batch).await,
             None => Ok(Ok(batch.to_vec())),
         })
     }
@@ -197,14 +217,15 @@ impl Instance {
         idents: &Idents,
     ) -> Result<Vec<(String, Node)>, PluginError> {
         let hook = self.write.clone();
-        self.hook(nodes, idents, move |store, batch| match &hook {
-            Some(h) => h.call_transform_write(store, batch),
+        self.hook("write", nodes, idents, async move |store, batch| match &hook {
+            Some(h) => h.call_transform_write(store, batch).await,
             None => Ok(Ok(batch.to_vec())),
         })
     }
 
     /// Runs the rebuild-mode hook on one transaction.
     pub fn transform_tx(&mut self, tx: &XformTx) -> Result<XformTx, PluginError> {
+        let call = Call::Transaction(tx.tx);
         let key = format!("(transaction {})", tx.tx);
         let Some(hook) = self.tx.clone() else {
             return Err(self.invalid(&key, "it has no tx-xform hook".into()));
@@ -212,24 +233,29 @@ impl Instance {
         let given = convert::tx_to_wit(tx);
         self.metrics.nodes_in += 1;
         let out = self
-            .call(&key, |store| hook.call_transform_tx(store, &given))?
-            .map_err(|e| self.guest_error(&key, e))?;
+            .call(call.clone(), async |store| {
+                hook.call_transform_tx(store, &given).await
+            })?
+            .map_err(|e| self.guest_error(call, e))?;
         self.metrics.nodes_out += 1;
         convert::tx_from_wit(out).map_err(|reason| self.invalid(&key, reason))
     }
 
-    /// Asks the plugin for its end-of-run report.
+    /// Asks the plugin for its end-of-run report (one line, made safe to print).
     pub fn finish(&mut self) -> Result<String, PluginError> {
         let api = self.api.clone();
-        let outcome = self.call("(finish)", |store| api.call_finish(store))?;
-        outcome.map_err(|e| self.guest_error("(finish)", e))
+        let outcome = self.call(Call::Finish, async |store| api.call_finish(store).await)?;
+        outcome
+            .map(|report| guest_text::message(&report))
+            .map_err(|e| self.guest_error(Call::Finish, e))
     }
 
     fn hook(
         &mut self,
+        hook: &'static str,
         nodes: Vec<(String, Node)>,
         idents: &Idents,
-        f: impl FnOnce(
+        f: impl AsyncFnOnce(
             &mut Store<HostState>,
             &[wit::Node],
         ) -> wasmtime::Result<Result<Vec<wit::Node>, wit::XformError>>,
@@ -237,6 +263,7 @@ impl Instance {
         let first = nodes
             .first()
             .map_or_else(|| "(empty batch)".to_string(), |(k, _)| k.clone());
+        let call = Call::Batch { hook, key: first };
         let batch = nodes
             .into_iter()
             .map(|(k, n)| {
@@ -245,8 +272,8 @@ impl Instance {
             .collect::<Result<Vec<_>, _>>()?;
         self.metrics.nodes_in += batch.len() as u64;
         let out = self
-            .call(&first, |store| f(store, &batch))?
-            .map_err(|e| self.guest_error(&first, e))?;
+            .call(call.clone(), async |store| f(store, &batch).await)?
+            .map_err(|e| self.guest_error(call, e))?;
         self.metrics.nodes_out += out.len() as u64;
         out.into_iter()
             .map(|n| {
@@ -256,102 +283,44 @@ impl Instance {
             .collect()
     }
 
-    /// One guest call under the deadline, memory cap and fuel; a failure
-    /// poisons the instance.
+    /// One guest call under the deadline, memory budget and fuel; a
+    /// failure poisons the instance.
     fn call<T>(
         &mut self,
-        key: &str,
-        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
+        call: Call,
+        f: impl AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
         if self.poisoned {
             return Err(PluginError::Poisoned {
                 plugin: self.description.name.clone(),
             });
         }
-        arm(&mut self.store, &self.options).map_err(|e| self.trap(key, format!("{e:#}")))?;
         let started = Instant::now();
-        let result = f(&mut self.store);
+        let mut site = CallSite {
+            runtime: &self.runtime,
+            store: &mut self.store,
+            options: &self.options,
+            plugin: &self.description.name,
+        };
+        let result = site.run(call, f);
         self.metrics.calls += 1;
         self.metrics.seconds_in_calls += started.elapsed().as_secs_f64();
+        self.metrics.memory_bytes = self.store.data().limits.used() as u64;
         if let Some(fuel) = self.options.fuel {
             let left = self.store.get_fuel().unwrap_or(0);
             *self.metrics.fuel_used.get_or_insert(0) += fuel.saturating_sub(left);
         }
-        result.map_err(|e| {
+        if result.is_err() {
             self.poisoned = true;
-            self.classify(key, e)
-        })
+        }
+        result
     }
 
-    fn classify(&self, key: &str, e: wasmtime::Error) -> PluginError {
-        let plugin = self.description.name.clone();
-        let key = key.to_string();
-        if self.store.data().limits.hit {
-            return PluginError::OutOfMemory {
-                plugin,
-                key,
-                cap_mib: self.store.data().limits.cap_mib(),
-            };
-        }
-        match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => PluginError::Timeout {
-                plugin,
-                key,
-                limit_ms: self.options.timeout.as_millis() as u64,
-            },
-            Some(Trap::OutOfFuel) => PluginError::OutOfFuel {
-                plugin,
-                key,
-                fuel: self.options.fuel.unwrap_or(0),
-            },
-            Some(trap) => {
-                tracing::debug!(plugin = %plugin, "trap details: {e:?}");
-                PluginError::Trap {
-                    plugin,
-                    key,
-                    reason: self.with_stderr(trap.to_string()),
-                }
-            }
-            None => PluginError::Trap {
-                plugin,
-                key,
-                reason: self.with_stderr(format!("{e}")),
-            },
-        }
-    }
-
-    /// `reason`, followed by the last lines the guest wrote to stderr (an
-    /// uncaught Python or JavaScript exception is printed there before the trap).
-    fn with_stderr(&self, reason: String) -> String {
-        let tail = self.store.data().stderr.take_tail();
-        let said: Vec<&str> = tail
-            .iter()
-            .map(|l| l.trim())
-            .filter(|l| !l.is_empty())
-            .collect();
-        if said.is_empty() {
-            reason
-        } else {
-            format!(
-                "{reason}; the guest's last words on stderr: {}",
-                said.join(" | ")
-            )
-        }
-    }
-
-    fn trap(&self, key: &str, reason: String) -> PluginError {
-        PluginError::Trap {
-            plugin: self.description.name.clone(),
-            key: key.to_string(),
-            reason,
-        }
-    }
-
-    fn guest_error(&self, key: &str, e: wit::XformError) -> PluginError {
+    fn guest_error(&self, call: Call, e: wit::XformError) -> PluginError {
         PluginError::Guest {
             plugin: self.description.name.clone(),
-            key: key.to_string(),
-            message: e.message,
+            call,
+            message: guest_text::message(&e.message),
         }
     }
 
@@ -364,27 +333,122 @@ impl Instance {
     }
 }
 
+/// What one guest call needs: the runtime that drives it, the store, the
+/// limits and the plugin's name for messages.
+struct CallSite<'a> {
+    runtime: &'a Runtime,
+    store: &'a mut Store<HostState>,
+    options: &'a PluginOptions,
+    plugin: &'a str,
+}
+
+impl CallSite<'_> {
+    /// Runs `f` to completion or until the deadline, whichever comes first;
+    /// a guest stopped at the deadline is unwound (its call's future is
+    /// dropped) and reported as timed out.
+    fn run<T>(
+        &mut self,
+        call: Call,
+        f: impl AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, PluginError> {
+        self.store.set_epoch_deadline(1);
+        if let Some(fuel) = self.options.fuel
+            && let Err(e) = self.store.set_fuel(fuel)
+        {
+            return Err(self.failure(call, e));
+        }
+        let store = &mut *self.store;
+        let limit = self.options.timeout;
+        let outcome = self
+            .runtime
+            .block_on(async { tokio::time::timeout(limit, f(store)).await });
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(self.failure(call, e)),
+            Err(_elapsed) => Err(PluginError::Timeout {
+                plugin: self.plugin.to_string(),
+                call,
+                limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    /// Names what stopped a call: the memory budget, fuel, a trap or a
+    /// refusal of the host, with the whole cause chain and the guest's
+    /// last words on stderr.
+    fn failure(&self, call: Call, e: wasmtime::Error) -> PluginError {
+        let plugin = self.plugin.to_string();
+        tracing::debug!(plugin = %plugin, "plugin failure details: {e:?}");
+        let limits = &self.store.data().limits;
+        if limits.hit {
+            return PluginError::OutOfMemory {
+                plugin,
+                call,
+                cap_mib: limits.cap_mib(),
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PluginError::OutOfFuel {
+                plugin,
+                call,
+                fuel: self.options.fuel.unwrap_or(0),
+            },
+            Some(Trap::Interrupt) => PluginError::Timeout {
+                plugin,
+                call,
+                limit_ms: u64::try_from(self.options.timeout.as_millis()).unwrap_or(u64::MAX),
+            },
+            _ => PluginError::Trap {
+                plugin,
+                call,
+                reason: self.with_stderr(cause_chain(&e)),
+            },
+        }
+    }
+
+    /// `reason`, followed by the last lines the guest wrote to stderr (an
+    /// uncaught Python or JavaScript exception is printed there before the
+    /// trap), made safe to print.
+    fn with_stderr(&self, reason: String) -> String {
+        let tail = self.store.data().stderr.take_tail();
+        let said: Vec<&str> = tail
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        if said.is_empty() {
+            reason
+        } else {
+            let words = guest_text::message(&said.join(" | "));
+            format!("{reason}; the guest's last words on stderr: {words}")
+        }
+    }
+}
+
+/// Every cause of `e`, outermost first, joined by ": ", without the wasm
+/// backtrace wasmtime attaches (logged at debug level instead).
+fn cause_chain(e: &wasmtime::Error) -> String {
+    let backtrace = e.downcast_ref::<WasmBacktrace>().map(ToString::to_string);
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if Some(&text) != backtrace.as_ref() && !parts.contains(&text) {
+            parts.push(text);
+        }
+    }
+    guest_text::message(&parts.join(": "))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The file stem of a plugin path, naming it in logs until it describes itself.
 pub(super) fn label(path: &Path) -> String {
     path.file_stem().map_or_else(
         || path.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
     )
-}
-
-/// Sets the deadline (and fuel) for the next call.
-fn arm(store: &mut Store<HostState>, options: &PluginOptions) -> wasmtime::Result<()> {
-    let ticks = options
-        .timeout
-        .as_millis()
-        .div_ceil(engine::TICK.as_millis())
-        .max(1) as u64;
-    store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
-    if let Some(fuel) = options.fuel {
-        store.set_fuel(fuel)?;
-    }
-    Ok(())
 }
 
 /// Refuses a component whose `eva:xform/plugin` export is not of a version

@@ -1,6 +1,7 @@
 //! The WebAssembly plugin host (DESIGN.md §6): loads components that
 //! implement the `eva:xform` WIT contract (`wit/xform.wit`), runs them
-//! sandboxed — no capabilities, a per-call deadline, a memory cap,
+//! sandboxed — no capabilities, one deadline on every call whatever the
+//! guest does, one memory budget over all its memories and tables,
 //! optional fuel — and adapts them to the copier's [`NodeXform`] seam.
 //! Compiled components are cached on disk. See `docs/plugins.md`.
 //!
@@ -18,7 +19,7 @@ mod instance;
 mod sandbox;
 
 pub use adapter::{ConfiguredPlugin, Idents, load_tx_xforms, load_xforms};
-pub use error::PluginError;
+pub use error::{Call, PluginError};
 pub use handle::{Description, Plugin, PluginMetrics, PluginOptions};
 
 /// The WIT package version this host implements (`eva:xform@0.2.x`).

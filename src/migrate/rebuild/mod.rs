@@ -105,6 +105,7 @@ pub async fn rebuild(
             found.head,
             info.identity.clone(),
             Some(record),
+            None,
         ),
         clock: CheckpointClock::new(end, options.log_every, options.checkpoint_interval),
     };
