@@ -3,64 +3,18 @@
 //! stores: identity, excise, every hostile behaviour, the WIT version check,
 //! the compiled-component cache.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eva_admin::db::generate::{GenerateOptions, generate};
+use common::plugin_fixtures::{DB, guest, load_path, options, run, source};
 use eva_admin::db::{Database, DatomQuery};
-use eva_admin::migrate::{
-    self, MigrateError, MigrateOptions, NoObserver, NodeXform, VerifyOptions,
-};
+use eva_admin::migrate::{self, MigrateError, NodeXform, VerifyOptions};
 use eva_admin::model::{self, Index, Node, Value};
-use eva_admin::plugin::{Idents, Plugin, PluginError, PluginOptions, load_xforms};
+use eva_admin::plugin::{Idents, Plugin, PluginError, PluginOptions};
 use eva_admin::store::{MemStore, ValueStore};
-
-const DB: &str = "demo";
-
-fn guest(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("plugins/out")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash plugins/build.sh` first",
-        path.display()
-    );
-    path
-}
-
-/// One compile cache for all test runs (under the target directory), so
-/// each guest compiles once.
-fn options() -> PluginOptions {
-    PluginOptions {
-        timeout: Duration::from_secs(1),
-        memory_bytes: 64 << 20,
-        fuel: None,
-        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
-    }
-}
-
-async fn source(txs: u64) -> (Arc<dyn ValueStore>, Idents) {
-    let store: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
-    let db = Database::create(store.clone(), DB).await.unwrap();
-    generate(
-        &db,
-        &GenerateOptions {
-            txs,
-            datoms_per_tx: 10,
-            seed: 5,
-        },
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let schema = db.snapshot().await.unwrap().schema().clone();
-    (
-        store,
-        Idents::new(schema.attributes().map(|a| (a.id, a.ident.clone()))),
-    )
-}
 
 fn load(name: &str, config: &[(&str, &str)], idents: &Idents) -> Vec<Box<dyn NodeXform>> {
     load_with(name, config, idents, &options())
@@ -72,31 +26,7 @@ fn load_with(
     idents: &Idents,
     options: &PluginOptions,
 ) -> Vec<Box<dyn NodeXform>> {
-    let config = config
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    load_xforms(&[(guest(name), config)], options, idents.clone()).unwrap()
-}
-
-async fn run(
-    src: &Arc<dyn ValueStore>,
-    dst: &Arc<dyn ValueStore>,
-    xforms: &mut [Box<dyn NodeXform>],
-) -> Result<migrate::MigrationReport, MigrateError> {
-    let options = MigrateOptions {
-        batch_size: 64,
-        ..MigrateOptions::default()
-    };
-    migrate::migrate(
-        src.clone(),
-        dst.clone(),
-        DB,
-        &options,
-        xforms,
-        &mut NoObserver,
-    )
-    .await
+    load_path(&guest(name), config, idents, options).unwrap()
 }
 
 /// Identity in Rust, Python and JavaScript: both hooks see every node and
