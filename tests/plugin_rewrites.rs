@@ -12,7 +12,7 @@ use eva_admin::db::Database;
 use eva_admin::migrate::{self, MigrateError, VerifyOptions};
 use eva_admin::store::{self, MemStore, ValueStore};
 
-use common::guests::{DB, load, load_with, options, run, source};
+use common::plugin_fixtures::{DB, load, load_with, options, run, source};
 use eva_admin::plugin::PluginOptions;
 
 /// The destination holds no root of the database: no database-info, no head.

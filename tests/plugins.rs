@@ -3,21 +3,19 @@
 //! stores: identity, excise, every hostile behaviour, the WIT version check,
 //! the compiled-component cache.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::plugin_fixtures::{DB, guest, load, load_with, options, run, source};
 use eva_admin::db::{Database, DatomQuery};
-use eva_admin::migrate::{
-    self, MigrateError, VerifyOptions,
-};
+use eva_admin::migrate::{self, MigrateError, NodeXform, VerifyOptions};
 use eva_admin::model::{self, Index, Node, Value};
-use eva_admin::plugin::{Plugin, PluginError, PluginOptions};
+use eva_admin::plugin::{Idents, Plugin, PluginError, PluginOptions};
 use eva_admin::store::{MemStore, ValueStore};
 
-mod common;
-
-use common::guests::{DB, guest, load, load_with, options, run, source};
 
 /// Identity in Rust, Python and JavaScript: both hooks see every node and
 /// the destination equals the source, by plain verify and through the plugin.

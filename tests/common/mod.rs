@@ -2,5 +2,6 @@
 // Each test file uses a different subset of the helpers.
 #![allow(dead_code)]
 
-pub mod guests;
+pub mod plugin_fixtures;
 pub mod servers;
+pub mod wat_guest;

@@ -1,21 +1,21 @@
-//! Compiled guests from `plugins/out` (built by `bash plugins/build.sh`,
-//! which the test command runs first) and a small generated source
-//! database to run them on.
+//! What the plugin tests share: the compiled guests of `plugins/out/`, the
+//! sandbox options, a small generated source database, loading plugins and
+//! a migration through them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use eva_admin::db::Database;
 use eva_admin::db::generate::{GenerateOptions, generate};
 use eva_admin::migrate::{self, MigrateError, MigrateOptions, NoObserver, NodeXform};
-use eva_admin::plugin::{Idents, PluginOptions, load_xforms};
+use eva_admin::plugin::{Idents, PluginError, PluginOptions, load_xforms};
 use eva_admin::store::{MemStore, ValueStore};
 
-/// The database id the guests' tests use.
+/// The database id of the generated sources.
 pub const DB: &str = "demo";
 
-/// The path of compiled guest `name`.
+/// A guest built by `bash plugins/build.sh` into `plugins/out/<name>.wasm`.
 pub fn guest(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("plugins/out")
@@ -28,19 +28,24 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
-/// Tight limits, and one compile cache for all test runs (under the target
-/// directory), so each guest compiles once.
+/// The directory of the compile cache all test runs share (under the
+/// target directory), so each guest compiles once.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+/// A 1 s deadline, a 64 MiB cap, no fuel, the shared compile cache.
 pub fn options() -> PluginOptions {
     PluginOptions {
         timeout: Duration::from_secs(1),
         memory_bytes: 64 << 20,
         fuel: None,
-        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        cache_dir: Some(cache_dir()),
     }
 }
 
-/// A source database of `txs` generated transactions in memory, and its
-/// attribute idents.
+/// An in-memory store holding database [`DB`] generated with `txs`
+/// transactions of 10 datoms, and the idents of its attributes.
 pub async fn source(txs: u64) -> (Arc<dyn ValueStore>, Idents) {
     let store: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
     let db = Database::create(store.clone(), DB).await.unwrap();
@@ -62,26 +67,21 @@ pub async fn source(txs: u64) -> (Arc<dyn ValueStore>, Idents) {
     )
 }
 
-/// Guest `name` loaded with its configuration pairs, under [`options`].
-pub fn load(name: &str, config: &[(&str, &str)], idents: &Idents) -> Vec<Box<dyn NodeXform>> {
-    load_with(name, config, idents, &options())
-}
-
-/// Guest `name` loaded with its configuration pairs, under `options`.
-pub fn load_with(
-    name: &str,
+/// Loads (and initializes, with `config`) the plugin at `path`.
+pub fn load_path(
+    path: &Path,
     config: &[(&str, &str)],
     idents: &Idents,
     options: &PluginOptions,
-) -> Vec<Box<dyn NodeXform>> {
+) -> Result<Vec<Box<dyn NodeXform>>, PluginError> {
     let config = config
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    load_xforms(&[(guest(name), config)], options, idents.clone()).unwrap()
+    load_xforms(&[(path.to_path_buf(), config)], options, idents.clone())
 }
 
-/// Migrates [`DB`] from `src` to `dst` through `xforms`, in batches of 64.
+/// Migrates [`DB`] from `src` into `dst` through `xforms`, 64 nodes a batch.
 pub async fn run(
     src: &Arc<dyn ValueStore>,
     dst: &Arc<dyn ValueStore>,
@@ -100,4 +100,21 @@ pub async fn run(
         &mut NoObserver,
     )
     .await
+}
+
+/// Guest `name` of `plugins/out`, loaded with its configuration pairs under
+/// [`options`].
+pub fn load(name: &str, config: &[(&str, &str)], idents: &Idents) -> Vec<Box<dyn NodeXform>> {
+    load_with(name, config, idents, &options())
+}
+
+/// Guest `name` of `plugins/out`, loaded with its configuration pairs under
+/// `options`.
+pub fn load_with(
+    name: &str,
+    config: &[(&str, &str)],
+    idents: &Idents,
+    options: &PluginOptions,
+) -> Vec<Box<dyn NodeXform>> {
+    load_path(&guest(name), config, idents, options).unwrap()
 }

@@ -1,0 +1,3 @@
+;; describe-loop: describe spins forever (loading calls describe).
+;; @describe
+(loop $forever (br $forever))
