@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::plugin_fixtures::{DB, guest, load, load_with, options, run, source};
 use eva_admin::db::{Database, DatomQuery};
-use eva_admin::migrate::{self, MigrateError, NodeXform, VerifyOptions};
+use eva_admin::migrate::{self, MigrateError, VerifyOptions};
 use eva_admin::model::{self, Index, Node, Value};
-use eva_admin::plugin::{Idents, Plugin, PluginError, PluginOptions};
+use eva_admin::plugin::{Plugin, PluginError, PluginOptions};
 use eva_admin::store::{MemStore, ValueStore};
 
 

@@ -5,21 +5,25 @@
 //! function and `describe` while loading), and one memory budget holds all
 //! of an instance's memories and tables. Each test checks the clean stop
 //! (the error names the plugin and the limit), the time it took, for the
-//! memory limits the memory the real binary held, and that a plain
-//! migration into the same destination completes and verifies equal.
+//! memory limits the memory the real binary held, and that the destination
+//! is left usable: its roots untouched, and a plain migration into it either
+//! completes and verifies equal (nothing was written through the guest) or
+//! is refused, naming the chain the destination was written through (see
+//! docs/migration.md, After a failed run); a run through the same chain
+//! with a limit it fits in resumes.
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::plugin_fixtures::{DB, cache_dir, guest, load_path, options, run, source};
 use common::wat_guest::wat_guest;
-use eva_admin::migrate::{self, VerifyOptions};
+use eva_admin::migrate::{self, MigrateError, VerifyOptions};
+use eva_admin::bench::rss::run_measuring_peak_rss;
 use eva_admin::plugin::PluginOptions;
 use eva_admin::store::{MemStore, ValueStore};
 
@@ -73,15 +77,31 @@ where
     }
 }
 
-/// A plain migration (no plugin) into `dst` completes and verifies equal.
+/// After a stop, `dst` holds no root of the database, and a plain
+/// migration (no plugin) into it either completes and verifies equal, or,
+/// when the stopped run recorded its chain, is refused naming it.
 async fn assert_destination_usable(src: &Arc<dyn ValueStore>, dst: &Arc<dyn ValueStore>) {
-    run(src, dst, &mut [])
-        .await
-        .expect("a plain migration after the stop");
-    let check = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
-        .await
-        .unwrap();
-    assert!(check.is_equal(), "{:?}", check.differences);
+    assert!(
+        dst.get(DB, DB).await.unwrap().is_none(),
+        "database-info untouched"
+    );
+    match run(src, dst, &mut []).await {
+        Ok(_) => {
+            let check = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
+                .await
+                .unwrap();
+            assert!(check.is_equal(), "{:?}", check.differences);
+        }
+        Err(MigrateError::ChainChanged { recorded, given, .. }) => {
+            assert_eq!(given, "no plugin");
+            assert!(!recorded.is_empty());
+            assert!(
+                dst.get(DB, DB).await.unwrap().is_none(),
+                "database-info untouched"
+            );
+        }
+        Err(e) => panic!("a plain migration after the stop: {e}"),
+    }
 }
 
 /// Whether `text` is the stop of plugin `name` for the reason `expected`.
@@ -219,6 +239,41 @@ fn a_python_hook_sleeping_is_stopped_at_the_deadline() {
     });
 }
 
+/// A plugin stopped by too short a deadline (the Python identity guest
+/// under 1 ms) leaves the destination resumable through the same chain:
+/// the same plugin with a deadline it fits in completes the copy, which
+/// verifies equal.
+#[test]
+fn a_run_stopped_by_its_deadline_resumes_through_the_same_plugin() {
+    bounded(|| async {
+        let (src, idents) = source(30).await;
+        let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+        let hasty = PluginOptions {
+            timeout: Duration::from_millis(1),
+            memory_bytes: PluginOptions::default().memory_bytes,
+            ..options()
+        };
+        let patient = PluginOptions {
+            timeout: Duration::from_secs(30),
+            ..hasty.clone()
+        };
+        let path = guest("identity-py");
+        let mut xforms = load_path(&path, &[], &idents, &hasty).unwrap();
+        let err = run(&src, &dst, &mut xforms).await.unwrap_err();
+        assert!(
+            names_plugin_and_reason(&err.to_string(), "identity-py", "timed out after 1 ms"),
+            "{err}"
+        );
+        drop(xforms);
+        let mut xforms = load_path(&path, &[], &idents, &patient).unwrap();
+        run(&src, &dst, &mut xforms).await.unwrap();
+        let check = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
+            .await
+            .unwrap();
+        assert!(check.is_equal(), "{:?}", check.differences);
+    });
+}
+
 /// A start function that never returns: loading stops with a timeout.
 #[test]
 fn a_start_function_that_never_returns_times_out_while_loading() {
@@ -238,39 +293,22 @@ fn an_init_blocked_on_a_pollable_times_out_while_loading() {
 }
 
 /// What a process run told: whether it exited 0, its peak resident set in
-/// KiB (`ru_maxrss` from `wait4`) and its stderr.
+/// KiB and its stderr.
 struct Measured {
     success: bool,
     max_rss_kib: u64,
     stderr: String,
 }
 
-/// Runs `command` to its end, measuring its peak memory.
-// The child is reaped by `wait4` (which returns its rusage), not `Child::wait`.
-#[allow(clippy::zombie_processes)]
+/// Runs `command` to its end, measuring its own peak memory (not its
+/// parent's: see src/bench/rss.rs for why `ru_maxrss` alone would report
+/// this test process's size).
 fn measured(command: &mut Command) -> Measured {
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    });
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our unreaped child; status and usage outlive the call.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let run = run_measuring_peak_rss(command).unwrap();
     Measured {
-        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        stderr: reader.join().unwrap(),
+        success: run.succeeded(),
+        max_rss_kib: run.peak_rss_bytes / 1024,
+        stderr: run.stderr,
     }
 }
 
@@ -291,7 +329,7 @@ fn eva_succeeds(args: &[&str]) {
 /// and verifies equal.
 fn runs_out_of_memory(name: &str, cap_mib: u64) {
     let guest = wat_guest(name);
-    let expected = format!("ran out of memory (cap {cap_mib} MiB)");
+    let expected = format!("ran out of memory (cap {cap_mib} MiB");
 
     // The real binary, measured.
     let store = |file: &str| format!("sqlite:{}", guest.dir().join(file).display());
@@ -327,8 +365,19 @@ fn runs_out_of_memory(name: &str, cap_mib: u64) {
         "{name}: {}",
         migrated.stderr
     );
-    eva_succeeds(&["migrate", &src, &dst, "--db", DB]);
-    eva_succeeds(&["verify", &src, &dst, "--db", DB]);
+    // A plain run completes when nothing went through the guest (it was
+    // stopped while loading), or is refused naming its chain.
+    let plain = Command::new(env!("CARGO_BIN_EXE_eva-admin"))
+        .args(["migrate", &src, &dst, "--db", DB])
+        .env("EVA_ADMIN_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&plain.stderr);
+    if plain.status.success() {
+        eva_succeeds(&["verify", &src, &dst, "--db", DB]);
+    } else {
+        assert!(said.contains("was written through"), "{name}: {said}");
+    }
 
     // The library: the error itself.
     let path = guest.path().to_path_buf();
@@ -370,8 +419,30 @@ fn memories_grown_in_a_hook_share_one_300_mib_budget() {
     runs_out_of_memory("memories-grow", 300);
 }
 
-/// 99 tables of 1 M entries (8 MiB each) count against the memory budget.
+/// 20 tables of 1 M entries (8 MiB each) count against the memory budget.
 #[test]
 fn tables_count_against_a_16_mib_budget() {
     runs_out_of_memory("tables", 16);
+}
+
+/// 99 tables are more than an instance may declare, whatever their size:
+/// loading stops, naming the limit.
+#[test]
+fn more_tables_than_an_instance_may_declare_are_refused_while_loading() {
+    bounded(|| async {
+        let guest = wat_guest("tables-many");
+        let (_, idents) = source(5).await;
+        let options = PluginOptions {
+            memory_bytes: 4 << 30,
+            ..options()
+        };
+        let err = match load_path(guest.path(), &[], &idents, &options) {
+            Err(e) => e.to_string(),
+            Ok(_) => "(loading succeeded)".to_string(),
+        };
+        assert!(
+            names_plugin_and_reason(&err, "tables-many", "more tables than the sandbox allows"),
+            "{err}"
+        );
+    });
 }

@@ -8,7 +8,7 @@ use eva_admin::db::{Database, DatomQuery, EntityRef, InputValue, TxOp};
 use eva_admin::migrate::{
     self, KeyedNode, MigrateError, MigrateOptions, NoObserver, NodeXform, XformFailure,
 };
-use eva_admin::model::{Index, Node};
+use eva_admin::model::{self, Index, Node};
 use eva_admin::store::{MemStore, ValueStore};
 
 const DB: &str = "demo";
@@ -226,26 +226,33 @@ async fn a_read_xform_may_not_rename_a_node_or_change_a_transaction_number() {
     }
 }
 
+/// A rewritten index node is stored under the digest of its new bytes, the
+/// old key remapped; a continuing run (after the source grew) finds the
+/// earlier remaps in the destination and its parents follow them.
 #[tokio::test]
-async fn a_changed_index_key_is_remapped_and_parents_follow_it() {
-    let (src, _) = source(200).await;
+async fn a_rewritten_index_node_is_keyed_by_its_content_and_parents_follow_it() {
+    let (src, secret) = source(200).await;
     let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
-    let rename = |mut batch: Vec<KeyedNode>| {
-        for (key, node) in &mut batch {
-            if matches!(node, Node::IndexLeaf(_)) {
-                key.push_str("-moved");
+    let drop = || writer("drop-secret", drop_attribute(secret));
+    let report = run(src.clone(), dst.clone(), &mut [drop()]).await.unwrap();
+    assert!(report.stats.keys_remapped > 0);
+    let expected: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    run(src.clone(), expected.clone(), &mut [drop()]).await.unwrap();
+    // Every index node of the destination sits at the digest of its bytes.
+    let mut after = None;
+    let mut index_nodes = 0;
+    loop {
+        let page = dst.scan(DB, after.as_deref(), 500).await.unwrap();
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        for (key, bytes) in page {
+            if let Ok(Node::IndexInner(_) | Node::IndexLeaf(_)) = model::decode(&bytes) {
+                index_nodes += 1;
+                assert_eq!(key, model::index_node_key(&bytes), "key of its content");
             }
         }
-        Ok(batch)
-    };
-    let report = run(src.clone(), dst.clone(), &mut [writer("rename", rename)])
-        .await
-        .unwrap();
-    assert!(report.stats.keys_remapped > 0);
-    let all = migrate::verify(src.clone(), dst.clone(), DB, &Default::default())
-        .await
-        .unwrap();
-    assert!(all.is_equal(), "{:?}", all.differences);
+    }
+    assert!(index_nodes > 0);
     // A continuing run finds the earlier remaps in the destination.
     let db = Database::open(src.clone(), DB).await.unwrap();
     db.transact_at(
@@ -258,13 +265,34 @@ async fn a_changed_index_key_is_remapped_and_parents_follow_it() {
     )
     .await
     .unwrap();
-    run(src.clone(), dst.clone(), &mut [writer("rename", rename)])
-        .await
-        .unwrap();
-    let all = migrate::verify(src, dst, DB, &Default::default())
+    run(src.clone(), dst.clone(), &mut [drop()]).await.unwrap();
+    run(src.clone(), expected.clone(), &mut [drop()]).await.unwrap();
+    let all = migrate::verify(expected, dst, DB, &Default::default())
         .await
         .unwrap();
     assert!(all.is_equal(), "{:?}", all.differences);
+}
+
+/// A write hook may not pick an index node's key: only the key it was
+/// given, or the digest of what it returns.
+#[tokio::test]
+async fn a_key_that_is_not_the_digest_of_the_content_is_refused() {
+    let (src, _) = source(50).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let rename = |mut batch: Vec<KeyedNode>| {
+        for (key, node) in &mut batch {
+            if matches!(node, Node::IndexLeaf(_)) {
+                key.push_str("-moved");
+            }
+        }
+        Ok(batch)
+    };
+    let err = run(src, dst.clone(), &mut [writer("rename", rename)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::Rejected { .. }), "{err}");
+    assert!(err.to_string().contains("not the digest"), "{err}");
+    assert!(dst.get(DB, DB).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -334,10 +362,15 @@ async fn a_failing_transform_stops_the_run_naming_it() {
         err.to_string().contains("boom") && err.to_string().contains("guest trapped"),
         "{err}"
     );
-    // A later run without the transform completes.
-    run(src.clone(), dst.clone(), &mut []).await.unwrap();
+    // A later run without the transform is refused: the destination was
+    // written through `boom` (its nodes would be mixed in) ...
+    let err = run(src.clone(), dst.clone(), &mut []).await.unwrap_err();
+    assert!(matches!(err, MigrateError::ChainChanged { .. }), "{err}");
+    // ... and a fresh destination takes it.
+    let fresh: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    run(src.clone(), fresh.clone(), &mut []).await.unwrap();
     assert!(
-        migrate::verify(src, dst, DB, &Default::default())
+        migrate::verify(src, fresh, DB, &Default::default())
             .await
             .unwrap()
             .is_equal()

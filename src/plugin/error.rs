@@ -98,6 +98,21 @@ pub enum PluginError {
         /// The cap in MiB.
         cap_mib: u64,
     },
+    /// The component creates more memories, tables or core instances than
+    /// one instance may.
+    #[error(
+        "plugin `{plugin}` creates more {what} than the sandbox allows (at most {limit} per instance) {call}"
+    )]
+    TooMany {
+        /// The plugin.
+        plugin: String,
+        /// The call.
+        call: Call,
+        /// `memories`, `tables` or `core instances`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
     /// A call used up its fuel.
     #[error("plugin `{plugin}` used up its fuel ({fuel} units) {call}")]
     OutOfFuel {
@@ -164,6 +179,7 @@ impl PluginError {
         match self {
             PluginError::Timeout { call, .. }
             | PluginError::OutOfMemory { call, .. }
+            | PluginError::TooMany { call, .. }
             | PluginError::OutOfFuel { call, .. }
             | PluginError::Trap { call, .. }
             | PluginError::Guest { call, .. } => call.key(),

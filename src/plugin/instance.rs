@@ -26,7 +26,7 @@ use super::bindings::exports::eva::xform::{
 use super::convert::{self, Idents};
 use super::error::Call;
 use super::handle::{Description, PluginMetrics, PluginOptions};
-use super::sandbox::HostState;
+use super::sandbox::{HostState, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 use super::{PluginError, WIT_VERSION, cache, engine};
 use crate::safe_text as guest_text;
 
@@ -386,6 +386,23 @@ impl CallSite<'_> {
                 call,
                 cap_mib: limits.cap_mib(),
             };
+        }
+        // wasmtime refuses a component that creates too many of a kind
+        // with "resource limit exceeded: <kind> count too high at N".
+        let text = e.to_string();
+        for (kind, what, limit) in [
+            ("memory count", "memories", MAX_MEMORIES),
+            ("table count", "tables", MAX_TABLES),
+            ("instance count", "core instances", MAX_INSTANCES),
+        ] {
+            if text.contains("resource limit exceeded") && text.contains(kind) {
+                return PluginError::TooMany {
+                    plugin,
+                    call,
+                    what,
+                    limit,
+                };
+            }
         }
         match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => PluginError::OutOfFuel {
