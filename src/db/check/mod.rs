@@ -59,6 +59,8 @@ mod options;
 mod problem;
 mod run;
 mod summary;
+#[cfg(test)]
+mod tests;
 
 pub use options::{CheckOptions, CheckStats};
 pub use problem::{Problem, Rule};
