@@ -117,6 +117,14 @@ pub enum DbError {
         /// What the losing writer saw.
         what: String,
     },
+    /// The consistency checker was asked for an entry out of order.
+    #[error("the checker checks entry {expected} next, not entry {asked}")]
+    CheckOrder {
+        /// The entry it checks next.
+        expected: u64,
+        /// The entry asked for.
+        asked: u64,
+    },
     /// A transaction number past the end of the log.
     #[error("transaction {tx} does not exist (the log has {count} entries)")]
     NoSuchTransaction {

@@ -2,6 +2,7 @@
 //! explicit transactions (rebuilds), the reader, and the demo-data generator.
 //! Trees are copy-on-write B+trees (see `tree`).
 
+pub mod check;
 mod coerce;
 mod error;
 pub mod generate;

@@ -7,7 +7,7 @@
 mod plan;
 mod schema;
 
-use super::{Database, DbError};
+use super::{Database, DbError, TreeShape};
 
 /// The instant of transaction 0 in generated data: 2024-01-01T00:00:00Z.
 /// Transaction `t` is stamped `BASE_INSTANT_MS + t * 1000`.
@@ -60,6 +60,17 @@ pub fn instant_of(tx: u64) -> i64 {
 pub async fn generate(
     db: &Database,
     opts: &GenerateOptions,
+    progress: impl FnMut(u64),
+) -> Result<GenerateSummary, DbError> {
+    generate_shaped(db, opts, TreeShape::default(), progress).await
+}
+
+/// [`generate`] building index trees of `shape` (tests use small shapes to
+/// get deep trees from little data).
+pub(crate) async fn generate_shaped(
+    db: &Database,
+    opts: &GenerateOptions,
+    shape: TreeShape,
     mut progress: impl FnMut(u64),
 ) -> Result<GenerateSummary, DbError> {
     let mut summary = GenerateSummary::default();
@@ -67,7 +78,7 @@ pub async fn generate(
     if !has_demo_schema(db, next_tx).await? {
         tracing::info!(tx = next_tx, "defining the demo schema");
         let report = db
-            .transact_at(schema::schema_ops(), instant_of(next_tx))
+            .transact_with(schema::schema_ops(), instant_of(next_tx), shape)
             .await?;
         summary.schema_committed = true;
         summary.datoms += report.datoms.len() as u64;
@@ -78,7 +89,7 @@ pub async fn generate(
     for done in 0..opts.txs {
         let ops = planner.plan(opts.datoms_per_tx.max(1));
         summary.statements += ops.len() as u64;
-        let report = db.transact_at(ops, instant_of(next_tx)).await?;
+        let report = db.transact_with(ops, instant_of(next_tx), shape).await?;
         tracing::debug!(
             tx = report.tx,
             datoms = report.datoms.len(),
