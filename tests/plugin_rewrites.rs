@@ -37,6 +37,12 @@ async fn roots_untouched(src: &Arc<dyn ValueStore>, dst: &Arc<dyn ValueStore>, w
 #[tokio::test(flavor = "multi_thread")]
 async fn rewrites_that_change_what_readers_see_are_refused() {
     let (src, idents) = source(60).await;
+    // Room for the guest to build a leaf of a million datoms.
+    let roomy = PluginOptions {
+        memory_bytes: 1 << 30,
+        timeout: std::time::Duration::from_secs(30),
+        ..options()
+    };
     for mode in [
         "changed-value",
         "attr-retarget",
@@ -50,9 +56,10 @@ async fn rewrites_that_change_what_readers_see_are_refused() {
         "huge-leaf",
     ] {
         let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
-        let mut xforms = load("hostile", &[("mode", mode)], &idents);
+        let mut xforms = load_with("hostile", &[("mode", mode)], &idents, &roomy);
         let err = run(&src, &dst, &mut xforms).await.unwrap_err();
         let text = err.to_string();
+        println!("{mode}: {text}");
         assert!(text.contains("hostile"), "{mode}: {text}");
         assert!(
             matches!(

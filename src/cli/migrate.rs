@@ -311,9 +311,9 @@ pub async fn run_verify(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.is_equal() {
         println!(
-            "equal as of transaction {}: {} datoms compared, {} destination nodes checked, in {:.2}s",
+            "equal as of transaction {}: {} tx-log entries compared, {} destination nodes checked, in {:.2}s",
             report.tx,
-            report.datoms_compared,
+            report.entries_compared,
             report.nodes_checked,
             started.elapsed().as_secs_f64()
         );

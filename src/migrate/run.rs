@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::db::Database;
-use crate::model::{self, Node, TxLogHead};
+use crate::db::check::{CheckOptions, Checker};
+use crate::model::{self, DatabaseInfo, Node, TxLogHead};
 use crate::store::ValueStore;
 
 use super::checkpoint::CheckpointClock;
@@ -153,6 +154,8 @@ pub async fn migrate(
     writer.write(&mut status_raw, &status).await?;
 
     let bulk = found.is_empty();
+    let copier_transforms = !xforms.is_empty();
+    let plugins = chain_names(xforms);
     let mut copier = Copier::new(
         src.as_ref(),
         dst.clone(),
@@ -166,18 +169,31 @@ pub async fn migrate(
             dry_run: options.dry_run,
         },
     );
+    // Through transforms, what the run wrote is read back and checked as a
+    // database before an entry is noted done and before the roots move.
+    let mut consistency = if copier_transforms && !options.dry_run {
+        Some(Consistency::starting_at(dst.clone(), &info, start, &plugins).await?)
+    } else {
+        None
+    };
     let mut clock = CheckpointClock::new(end, options.log_every, options.checkpoint_interval);
     for tx in start..end {
         copier.copy(&model::entry_key(&info.tx_log, tx)).await?;
         observer.entry_done(tx, &copier.stats);
         if clock.due(tx) {
             copier.flush().await?;
+            if let Some(c) = &mut consistency {
+                c.check_through(tx).await?;
+            }
             status.last_migrated = Some(tx);
             writer.write(&mut status_raw, &status).await?;
             observer.checkpoint(tx);
         }
     }
     copier.flush().await?;
+    if let (Some(c), Some(last)) = (&mut consistency, end.checked_sub(1)) {
+        c.check_through(last).await?;
+    }
     // Transforms see the roots too, and may not change them.
     let head_node = Node::TxLogHead(TxLogHead { count: end });
     copier.transform_root(&info.tx_log, head_node)?;
@@ -211,4 +227,68 @@ pub async fn migrate(
     report.elapsed = started.elapsed();
     observer.finished(&report.stats);
     Ok(report)
+}
+
+/// The transforms of a run by name, for messages.
+fn chain_names(xforms: &[Box<dyn NodeXform>]) -> String {
+    xforms
+        .iter()
+        .map(|x| x.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The destination read back as a database while a run through transforms
+/// writes it: each entry checked against the one before it (see
+/// `src/db/check`), in order, once its nodes are all written.
+struct Consistency {
+    checker: Checker,
+    plugins: String,
+}
+
+impl Consistency {
+    /// Ready to check entry `start` onwards; entries before it were checked
+    /// by the runs that wrote them.
+    async fn starting_at(
+        dst: Arc<dyn ValueStore>,
+        info: &DatabaseInfo,
+        start: u64,
+        plugins: &str,
+    ) -> Result<Consistency, MigrateError> {
+        let checker = Checker::starting_at(
+            dst,
+            &info.database_id,
+            &info.tx_log,
+            start,
+            CheckOptions::default(),
+        )
+        .await
+        .map_err(MigrateError::Destination)?;
+        Ok(Consistency {
+            checker,
+            plugins: plugins.to_string(),
+        })
+    }
+
+    /// Checks every entry not yet checked up to `last`; the first problem
+    /// stops the run.
+    async fn check_through(&mut self, last: u64) -> Result<(), MigrateError> {
+        while self.checker.next_entry() <= last {
+            let tx = self.checker.next_entry();
+            let problems = self
+                .checker
+                .check_entry(tx)
+                .await
+                .map_err(MigrateError::Destination)?;
+            if let Some(p) = problems.into_iter().next() {
+                return Err(MigrateError::Inconsistent {
+                    plugins: self.plugins.clone(),
+                    entry: p.entry,
+                    key: p.key,
+                    rule: p.rule,
+                });
+            }
+        }
+        Ok(())
+    }
 }

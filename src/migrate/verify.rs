@@ -1,15 +1,24 @@
 //! `verify`: does the destination hold the same database as the source?
-//! Compares the datoms of all four indexes, current and history, as of one
-//! transaction, each entry's novelty, and walks every node reachable from
-//! the destination's roots (present, decodes, right kind).
+//!
+//! Two passes, each linear in what they read: every tx-log entry up to the
+//! transaction verified is compared byte for byte with the source's (its
+//! number, instant, novelty, entity counters and index roots), and the
+//! destination is checked as a database, entry by entry (`src/db/check`):
+//! each entry's index trees hold exactly the trees of the entry before plus
+//! its novelty, every node reachable is stored under the digest of its
+//! bytes, of its index, sorted, balanced, within capacity and inside its
+//! separators. Index nodes are addressed by their content, so equal
+//! entries (equal roots) and a destination that passes prove every as-of
+//! view equal — current and history, all four indexes, at every
+//! transaction — without comparing the views one by one.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::db::{Database, DatomQuery, DbError};
-use crate::model::{Datom, Index, Node};
+use crate::db::Database;
+use crate::db::check::{CheckOptions, Checker};
+use crate::model::{self, Node, entry_key};
 use crate::store::{MemStore, ValueStore};
 
 use super::{MigrateError, MigrateOptions, NoObserver, NodeXform, TxXform, migrate, rebuild};
@@ -41,9 +50,9 @@ pub struct VerifyReport {
     pub source_entries: u64,
     /// Entries in the destination's log.
     pub destination_entries: u64,
-    /// Datoms compared (summed over indexes, current and history).
-    pub datoms_compared: u64,
-    /// Distinct destination nodes walked by the structural pass.
+    /// Tx-log entries compared byte for byte.
+    pub entries_compared: u64,
+    /// Destination index nodes checked (each entry's new nodes).
     pub nodes_checked: u64,
     /// The first differences found, in words; empty when equal.
     pub differences: Vec<String>,
@@ -99,9 +108,8 @@ pub async fn verify(
         ..VerifyReport::default()
     };
     let max = options.max_differences.max(1);
-    compare_datoms(&source, &destination, tx, max, &mut report).await?;
     compare_entries(&source, &destination, tx, max, &mut report).await?;
-    walk_structure(&destination, max, &mut report).await?;
+    check_destination(&destination, tx, max, &mut report).await?;
     Ok(report)
 }
 
@@ -158,60 +166,8 @@ pub async fn verify_rebuild(
     verify(expected, dst, id, options).await
 }
 
-async fn compare_datoms(
-    source: &Database,
-    destination: &Database,
-    tx: u64,
-    max: usize,
-    report: &mut VerifyReport,
-) -> Result<(), MigrateError> {
-    let ours = source.as_of(tx).await.map_err(MigrateError::Source)?;
-    let theirs = destination
-        .as_of(tx)
-        .await
-        .map_err(MigrateError::Destination)?;
-    for index in Index::ALL {
-        for history in [false, true] {
-            let query = DatomQuery {
-                history,
-                ..DatomQuery::default()
-            };
-            let a = ours
-                .datoms(index, &query)
-                .await
-                .map_err(MigrateError::Source)?;
-            let b = theirs
-                .datoms(index, &query)
-                .await
-                .map_err(MigrateError::Destination)?;
-            report.datoms_compared += a.len() as u64;
-            let view = if history { "history" } else { "current" };
-            if let Some(diff) = first_difference(&a, &b) {
-                report.note(max, || {
-                    format!("{} {view}: {diff}", index.name().to_uppercase())
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-fn first_difference(a: &[Datom], b: &[Datom]) -> Option<String> {
-    let position = a.iter().zip(b).position(|(x, y)| x != y);
-    match position {
-        Some(i) => Some(format!(
-            "datom {i} differs: source {:?}, destination {:?}",
-            a[i], b[i]
-        )),
-        None if a.len() != b.len() => Some(format!(
-            "source has {} datoms, destination {}",
-            a.len(),
-            b.len()
-        )),
-        None => None,
-    }
-}
-
+/// Compares the stored bytes of entries `0..=tx` on both sides, in
+/// batches; a difference is described field by field.
 async fn compare_entries(
     source: &Database,
     destination: &Database,
@@ -219,66 +175,114 @@ async fn compare_entries(
     max: usize,
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
-    for i in 0..=tx {
-        let a = source.entry(i).await.map_err(MigrateError::Source)?;
-        let b = destination
-            .entry(i)
+    const BATCH: u64 = 256;
+    let log = &source.info().tx_log;
+    let mut first = 0;
+    while first <= tx {
+        let last = tx.min(first.saturating_add(BATCH - 1));
+        let keys: Vec<String> = (first..=last).map(|i| entry_key(log, i)).collect();
+        let ours = source
+            .store()
+            .get_many(source.id(), &keys)
             .await
-            .map_err(MigrateError::Destination)?;
-        if a.instant != b.instant || a.datoms != b.datoms || a.tx != b.tx {
-            report.note(max, || {
-                format!("tx-log entry {i}: number, instant or datoms differ")
-            });
+            .map_err(MigrateError::source_store)?;
+        let theirs = destination
+            .store()
+            .get_many(destination.id(), &keys)
+            .await
+            .map_err(MigrateError::destination_store)?;
+        for ((i, a), b) in (first..=last).zip(ours).zip(theirs) {
+            report.entries_compared += 1;
+            if a != b {
+                report.note(max, || describe_entry_difference(i, a.as_deref(), b.as_deref()));
+            }
         }
+        first = last + 1;
     }
     Ok(())
 }
 
-/// Walks every node reachable from the destination's database-info: each
-/// must be present, decode, and be of the kind its parent expects.
-async fn walk_structure(
+/// What differs between two stored versions of tx-log entry `i`.
+fn describe_entry_difference(i: u64, source: Option<&[u8]>, destination: Option<&[u8]>) -> String {
+    let decode = |bytes: Option<&[u8]>| match bytes.map(model::decode) {
+        None => Err("missing".to_string()),
+        Some(Ok(Node::TxLogEntry(entry))) => Ok(entry),
+        Some(Ok(other)) => Err(format!("a {} node", other.kind().name())),
+        Some(Err(e)) => Err(format!("undecodable ({e})")),
+    };
+    match (decode(source), decode(destination)) {
+        (Ok(a), Ok(b)) => {
+            let mut fields = Vec::new();
+            if a.tx != b.tx {
+                fields.push(format!("number (source {}, destination {})", a.tx, b.tx));
+            }
+            if a.instant != b.instant {
+                fields.push(format!(
+                    "instant (source {}, destination {})",
+                    a.instant, b.instant
+                ));
+            }
+            if a.datoms != b.datoms {
+                fields.push(format!(
+                    "datoms (source {}, destination {})",
+                    a.datoms.len(),
+                    b.datoms.len()
+                ));
+            }
+            if a.next_entity != b.next_entity {
+                fields.push(format!(
+                    "entity counters (source {:?}, destination {:?})",
+                    a.next_entity, b.next_entity
+                ));
+            }
+            if a.roots != b.roots {
+                fields.push("index roots".to_string());
+            }
+            if fields.is_empty() {
+                fields.push("encoding".to_string());
+            }
+            format!("tx-log entry {i}: {} differ", fields.join(", "))
+        }
+        (a, b) => format!(
+            "tx-log entry {i}: source {}, destination {}",
+            a.map_or_else(|e| e, |_| "present".to_string()),
+            b.map_or_else(|e| e, |_| "present".to_string())
+        ),
+    }
+}
+
+/// Checks the destination as a database, entries `0..=tx`, each against
+/// the one before it; every problem is a difference.
+async fn check_destination(
     destination: &Database,
+    tx: u64,
     max: usize,
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
-    let count = destination
-        .head()
-        .await
-        .map_err(MigrateError::Destination)?
-        .count;
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut stack: Vec<String> = Vec::new();
-    for i in 0..count {
-        let entry = destination
-            .entry(i)
+    let mut checker = Checker::starting_at(
+        destination.store().clone(),
+        destination.id(),
+        &destination.info().tx_log,
+        0,
+        CheckOptions::default(),
+    )
+    .await
+    .map_err(MigrateError::Destination)?;
+    for i in 0..=tx {
+        if !checker.can_continue() {
+            report.note(max, || {
+                format!("the destination cannot be checked past entry {i}: an entry before it is unreadable")
+            });
+            break;
+        }
+        let problems = checker
+            .check_entry(i)
             .await
             .map_err(MigrateError::Destination)?;
-        report.nodes_checked += 1;
-        for root in entry.roots.keys() {
-            stack.push(root.to_string());
-        }
-        while let Some(key) = stack.pop() {
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            report.nodes_checked += 1;
-            match destination.expect_node(&key).await {
-                Ok(Node::IndexInner(inner)) => {
-                    stack.extend(inner.children);
-                }
-                Ok(Node::IndexLeaf(_)) => {}
-                Ok(other) => report.note(max, || {
-                    format!(
-                        "node `{key}` is a {} inside an index tree",
-                        other.kind().name()
-                    )
-                }),
-                Err(e @ (DbError::MissingNode { .. } | DbError::Codec { .. })) => {
-                    report.note(max, || e.to_string())
-                }
-                Err(e) => return Err(MigrateError::Destination(e)),
-            }
+        for p in problems {
+            report.note(max, || format!("destination: {p}"));
         }
     }
+    report.nodes_checked = checker.stats().nodes_checked;
     Ok(())
 }

@@ -178,13 +178,20 @@ fn rewrite(mode: &str, node: &mut Node) -> bool {
     });
     match (mode, &mut node.content) {
         ("attr-retarget", Content::IndexLeaf(leaf)) if leaf.index == IndexKind::Eavt => {
-            for d in &mut leaf.datoms {
+            // A datom alone for its entity among its neighbours, so the
+            // leaf stays sorted whatever its attribute.
+            let n = leaf.datoms.len();
+            for i in 1..n.saturating_sub(1) {
+                let (prev, d, next) = (&leaf.datoms[i - 1], &leaf.datoms[i], &leaf.datoms[i + 1]);
+                if prev.e >= d.e || next.e <= d.e {
+                    continue;
+                }
                 let other = attributes
                     .iter()
                     .find(|(a, _, k)| *a != d.a && *k == kind_of(&d.v) && *a > 63);
                 if let Some((a, ident, _)) = other {
-                    d.a = *a;
-                    d.attribute = ident.clone();
+                    leaf.datoms[i].a = *a;
+                    leaf.datoms[i].attribute = ident.clone();
                     return true;
                 }
             }
