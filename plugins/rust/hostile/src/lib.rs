@@ -8,6 +8,10 @@
 //!   together), tx-change, entity-change, invent, swap-children,
 //!   cross-index, roots-swap, roots-drop, huge-leaf, key-at (a leaf
 //!   written at `target=KEY`), key-empty, key-huge, fail-after;
+//! - text meant to fool a terminal: report-escape (its end-of-run report
+//!   clears the screen, sets the window title and prints a fake green
+//!   "verify: OK"), error-escape (the same as its error), error-huge (a
+//!   100 MiB error), stderr-escape (the same on stderr, then a trap);
 //! - rebuild mode: tx-unknown-attribute, tx-wrong-type, tx-changed-number
 //!   (from transaction 2 on).
 //!
@@ -21,6 +25,10 @@ use eva::xform::types::{
     Content, Datom, Description, Hook, IndexKind, Node, Transaction, Value, XformError,
 };
 use exports::eva::xform::{plugin, read_xform, tx_xform, write_xform};
+
+/// Clears the screen, sets the window title, then a fake green line of
+/// eva-admin's own output.
+const FOOL: &str = "\u{1b}[2J\u{1b}[H\u{1b}]0;owned\u{7}\u{1b}[32mverify: OK\u{1b}[0m\r\nequal as of transaction 999";
 
 /// What the plugin remembers between batches.
 #[derive(Default)]
@@ -128,7 +136,10 @@ impl plugin::Guest for Hostile {
     }
 
     fn finish() -> Result<String, XformError> {
-        Ok(String::new())
+        match mode().as_str() {
+            "report-escape" => Ok(FOOL.to_string()),
+            _ => Ok(String::new()),
+        }
     }
 }
 
@@ -272,6 +283,15 @@ fn rewrite(mode: &str, node: &mut Node) -> bool {
 impl write_xform::Guest for Hostile {
     fn transform_write(mut nodes: Vec<Node>) -> Result<Vec<Node>, XformError> {
         let mode = mode();
+        match mode.as_str() {
+            "error-escape" => return Err(XformError { message: FOOL.to_string() }),
+            "error-huge" => return Err(XformError { message: "e".repeat(100 << 20) }),
+            "stderr-escape" => {
+                eprintln!("{FOOL}");
+                panic!("{FOOL}");
+            }
+            _ => {}
+        }
         learn(&nodes);
         if mode == "fail-after" {
             if batch_due() {
