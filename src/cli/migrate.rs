@@ -189,7 +189,7 @@ pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Resu
     let report = report
         .with_context(|| {
             format!(
-                "migrating database `{}`; the destination is resumable: fix the cause and run the same command again",
+                "migrating database `{}` (the destination's roots were not moved: readers still see what the last complete run left)",
                 args.db
             )
         })?;
