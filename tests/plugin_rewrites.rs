@@ -108,7 +108,10 @@ async fn a_write_hook_cannot_choose_where_a_node_is_written() {
         let mut xforms = load_with("hostile", &config, &idents, &roomy);
         let err = run(&src, &dst, &mut xforms).await.unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, MigrateError::Rejected { .. }), "{what}: {text}");
+        assert!(
+            matches!(err, MigrateError::Rejected { .. }),
+            "{what}: {text}"
+        );
         assert!(
             text.contains("plugin `hostile`") && text.contains("not the digest of its content"),
             "{what}: {text}"
@@ -146,14 +149,22 @@ async fn a_failed_run_is_not_mixed_with_a_run_through_another_chain() {
             .unwrap();
         let mut xforms = load("hostile", &[("mode", hook), ("after", "5")], &idents);
         let err = run(&src, &dst, &mut xforms).await.unwrap_err();
-        assert!(err.to_string().contains("plugin `hostile`"), "{hook}: {err}");
+        assert!(
+            err.to_string().contains("plugin `hostile`"),
+            "{hook}: {err}"
+        );
         roots_untouched(&src, &dst, hook).await;
 
         let err = run(&src, &dst, &mut []).await.unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, MigrateError::ChainChanged { .. }), "{hook}: {text}");
         assert!(
-            text.contains("hostile") && text.contains("no plugin") && text.contains("fresh destination"),
+            matches!(err, MigrateError::ChainChanged { .. }),
+            "{hook}: {text}"
+        );
+        assert!(
+            text.contains("hostile")
+                && text.contains("no plugin")
+                && text.contains("fresh destination"),
             "{hook}: {text}"
         );
         roots_untouched(&src, &dst, hook).await;

@@ -16,7 +16,6 @@ use eva_admin::model::{self, Index, Node, Value};
 use eva_admin::plugin::{Plugin, PluginError, PluginOptions};
 use eva_admin::store::{MemStore, ValueStore};
 
-
 /// Identity in Rust, Python and JavaScript: both hooks see every node and
 /// the destination equals the source, by plain verify and through the plugin.
 #[tokio::test(flavor = "multi_thread")]
@@ -235,7 +234,10 @@ async fn hostile_plugins_are_stopped_and_the_destination_stays_resumable() {
         // The destination records the chain it was written through: a run
         // through another (here: none) is refused rather than mixed in.
         let err = run(&src, &dst, &mut []).await.unwrap_err();
-        assert!(matches!(err, MigrateError::ChainChanged { .. }), "{mode}: {err}");
+        assert!(
+            matches!(err, MigrateError::ChainChanged { .. }),
+            "{mode}: {err}"
+        );
         let status = migrate::read_status(dst.as_ref(), DB, "migration-status")
             .await
             .unwrap()
@@ -382,4 +384,30 @@ fn scaffolded_plugins_build_and_pass_check() {
             "{lang}: {stderr}"
         );
     }
+}
+
+/// Two plugins of a chain that describe themselves alike (two copies of
+/// identity) are told apart by their files in reports and messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_plugins_describing_themselves_alike_are_told_apart() {
+    let (src, idents) = source(10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("first.wasm"),
+        dir.path().join("second.wasm"),
+    );
+    std::fs::copy(guest("identity"), &a).unwrap();
+    std::fs::copy(guest("identity"), &b).unwrap();
+    let mut xforms =
+        eva_admin::plugin::load_xforms(&[(a, Vec::new()), (b, Vec::new())], &options(), idents)
+            .unwrap();
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let report = run(&src, &dst, &mut xforms).await.unwrap();
+    let names: Vec<&str> = report.plugins.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1], "{names:?}");
+    assert!(
+        names[0].contains("first.wasm") && names[1].contains("second.wasm"),
+        "{names:?}"
+    );
 }

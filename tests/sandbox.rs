@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use common::plugin_fixtures::{DB, cache_dir, guest, load_path, options, run, source};
 use common::wat_guest::wat_guest;
-use eva_admin::migrate::{self, MigrateError, VerifyOptions};
 use eva_admin::bench::rss::run_measuring_peak_rss;
+use eva_admin::migrate::{self, MigrateError, VerifyOptions};
 use eva_admin::plugin::PluginOptions;
 use eva_admin::store::{MemStore, ValueStore};
 
@@ -92,7 +92,9 @@ async fn assert_destination_usable(src: &Arc<dyn ValueStore>, dst: &Arc<dyn Valu
                 .unwrap();
             assert!(check.is_equal(), "{:?}", check.differences);
         }
-        Err(MigrateError::ChainChanged { recorded, given, .. }) => {
+        Err(MigrateError::ChainChanged {
+            recorded, given, ..
+        }) => {
             assert_eq!(given, "no plugin");
             assert!(!recorded.is_empty());
             assert!(

@@ -237,7 +237,9 @@ async fn a_rewritten_index_node_is_keyed_by_its_content_and_parents_follow_it() 
     let report = run(src.clone(), dst.clone(), &mut [drop()]).await.unwrap();
     assert!(report.stats.keys_remapped > 0);
     let expected: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
-    run(src.clone(), expected.clone(), &mut [drop()]).await.unwrap();
+    run(src.clone(), expected.clone(), &mut [drop()])
+        .await
+        .unwrap();
     // Every index node of the destination sits at the digest of its bytes.
     let mut after = None;
     let mut index_nodes = 0;
@@ -266,7 +268,9 @@ async fn a_rewritten_index_node_is_keyed_by_its_content_and_parents_follow_it() 
     .await
     .unwrap();
     run(src.clone(), dst.clone(), &mut [drop()]).await.unwrap();
-    run(src.clone(), expected.clone(), &mut [drop()]).await.unwrap();
+    run(src.clone(), expected.clone(), &mut [drop()])
+        .await
+        .unwrap();
     let all = migrate::verify(expected, dst, DB, &Default::default())
         .await
         .unwrap();
@@ -375,4 +379,34 @@ async fn a_failing_transform_stops_the_run_naming_it() {
             .unwrap()
             .is_equal()
     );
+}
+
+/// A read hook that points a node at a key the source lacks is named as
+/// the cause, not reported as damage in the source.
+#[tokio::test]
+async fn a_read_hook_pointing_at_a_missing_node_is_named() {
+    let (src, _) = source(50).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let mut done = false;
+    let point_away = move |mut batch: Vec<KeyedNode>| {
+        for (_, node) in &mut batch {
+            if let Node::IndexInner(inner) = node
+                && !done
+            {
+                inner.children[0] = "no-such-node".into();
+                done = true;
+            }
+        }
+        Ok(batch)
+    };
+    let err = run(src, dst.clone(), &mut [reader("pointer", point_away)])
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, MigrateError::Rejected { .. }), "{text}");
+    assert!(
+        text.contains("pointer") && text.contains("no-such-node") && !text.starts_with("source"),
+        "{text}"
+    );
+    assert!(dst.get(DB, DB).await.unwrap().is_none());
 }

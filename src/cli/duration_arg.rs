@@ -77,8 +77,18 @@ mod tests {
     #[test]
     fn refuses_absurd_values_without_panicking() {
         for bad in [
-            "1e20", "inf", "NaN", "-1", "0", "2x", "", "s", "18446744073709551616", "1e309",
-            "3601", "0.0001",
+            "1e20",
+            "inf",
+            "NaN",
+            "-1",
+            "0",
+            "2x",
+            "",
+            "s",
+            "18446744073709551616",
+            "1e309",
+            "3601",
+            "0.0001",
         ] {
             let err = parse_duration(bad, MIN, MAX).unwrap_err();
             assert!(err.contains("from 1ms to 1h"), "{bad}: {err}");

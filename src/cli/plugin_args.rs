@@ -134,7 +134,11 @@ impl PluginArgs {
             }
             return Ok(Vec::new());
         }
-        Ok(load_xforms(&self.configured()?, &self.sandbox.options(), idents)?)
+        Ok(load_xforms(
+            &self.configured()?,
+            &self.sandbox.options(),
+            idents,
+        )?)
     }
 
     /// Loads the plugins for rebuild mode: each must export `tx-xform`.
@@ -142,7 +146,10 @@ impl PluginArgs {
         if self.plugins.is_empty() && !self.config.pairs.is_empty() {
             bail!("--plugin-config given without any --plugin");
         }
-        Ok(load_tx_xforms(&self.configured()?, &self.sandbox.options())?)
+        Ok(load_tx_xforms(
+            &self.configured()?,
+            &self.sandbox.options(),
+        )?)
     }
 }
 

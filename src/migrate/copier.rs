@@ -454,7 +454,10 @@ impl<'a> Copier<'a> {
 
     /// Every child a transformed node names must exist: earlier in this
     /// batch or in the destination (one batched check per flush).
-    async fn check_children_resolve(&mut self, nodes: &[(&str, &Node)]) -> Result<(), MigrateError> {
+    async fn check_children_resolve(
+        &mut self,
+        nodes: &[(&str, &Node)],
+    ) -> Result<(), MigrateError> {
         let mut earlier: HashSet<&str> = HashSet::new();
         let mut outside: Vec<(&str, &str)> = Vec::new();
         for (key, node) in nodes {

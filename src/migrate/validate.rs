@@ -130,7 +130,12 @@ pub fn check(before: &Shape, after: &Node, bounds: &Bounds) -> Result<(), String
         }
         (Shape::IndexInner(index), Node::IndexInner(a)) => {
             same_index(*index, a.index)?;
-            within_capacity("an inner node", "children", a.children.len(), INNER_CAPACITY)?;
+            within_capacity(
+                "an inner node",
+                "children",
+                a.children.len(),
+                INNER_CAPACITY,
+            )?;
             if a.children.is_empty() || a.children.len() != a.separators.len() + 1 {
                 return Err(format!(
                     "an inner node needs one separator fewer than children (has {} children, {} separators)",

@@ -194,7 +194,9 @@ async fn compare_entries(
         for ((i, a), b) in (first..=last).zip(ours).zip(theirs) {
             report.entries_compared += 1;
             if a != b {
-                report.note(max, || describe_entry_difference(i, a.as_deref(), b.as_deref()));
+                report.note(max, || {
+                    describe_entry_difference(i, a.as_deref(), b.as_deref())
+                });
             }
         }
         first = last + 1;
@@ -285,4 +287,126 @@ async fn check_destination(
     }
     report.nodes_checked = checker.stats().nodes_checked;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Plain `verify` sees damage that leaves every node well formed, and
+    //! damage only an older entry's view shows.
+    use super::*;
+    use crate::db::check::tests::tamper::{Tamper, leaf};
+    use crate::db::generate::{GenerateOptions, generate};
+    use crate::migrate::{MigrateOptions, NoObserver, migrate};
+    use crate::model::{Index, Value};
+
+    const DB: &str = "demo";
+
+    /// A generated source and a plain copy of it.
+    async fn copied() -> (Arc<dyn ValueStore>, Arc<dyn ValueStore>) {
+        let src: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+        let db = Database::create(src.clone(), DB).await.unwrap();
+        let options = GenerateOptions {
+            txs: 60,
+            datoms_per_tx: 10,
+            seed: 3,
+        };
+        generate(&db, &options, |_| {}).await.unwrap();
+        let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+        migrate(
+            src.clone(),
+            dst.clone(),
+            DB,
+            &MigrateOptions::default(),
+            &mut [],
+            &mut NoObserver,
+        )
+        .await
+        .unwrap();
+        (src, dst)
+    }
+
+    async fn differences(src: Arc<dyn ValueStore>, dst: Arc<dyn ValueStore>) -> Vec<String> {
+        verify(src, dst, DB, &VerifyOptions::default())
+            .await
+            .unwrap()
+            .differences
+    }
+
+    /// A leaf of entry `k`'s `index` tree with a string value in its middle,
+    /// and that leaf with the value changed (still sorted, still bounded).
+    async fn changed_leaf(t: &Tamper, k: u64, index: Index) -> (Vec<String>, Node) {
+        // A string strictly inside the leaf: appending to it keeps the leaf
+        // sorted and inside its parent's separators.
+        let inside = |l: &crate::model::IndexLeaf| {
+            (1..l.datoms.len().saturating_sub(1))
+                .find(|&i| matches!(l.datoms[i].v, Value::String(_)))
+        };
+        let path = t
+            .path(k, index, |n| leaf(n).and_then(inside).is_some())
+            .await;
+        let Node::IndexLeaf(mut l) = t.node(path.last().unwrap()).await else {
+            panic!("a leaf")
+        };
+        let i = inside(&l).unwrap();
+        if let Value::String(s) = &mut l.datoms[i].v {
+            s.push('\u{0}');
+        }
+        (path, Node::IndexLeaf(l))
+    }
+
+    #[tokio::test]
+    async fn a_value_changed_in_one_index_of_the_latest_entry_is_a_difference() {
+        let (src, dst) = copied().await;
+        let t = Tamper::open(dst.clone(), DB).await;
+        let last = t.db.head().await.unwrap().count - 1;
+        let (path, node) = changed_leaf(&t, last, Index::Aevt).await;
+        t.replace(last, Index::Aevt, &path, node).await;
+        let found = differences(src, dst).await;
+        assert!(
+            found.iter().any(|d| d.starts_with("destination: entry")),
+            "{found:#?}"
+        );
+    }
+
+    /// Damage to a tree only an older entry reaches (as of that entry).
+    #[tokio::test]
+    async fn a_leaf_reachable_only_from_an_older_entry_is_a_difference() {
+        let (src, dst) = copied().await;
+        let t = Tamper::open(dst.clone(), DB).await;
+        let (path, node) = changed_leaf(&t, 20, Index::Eavt).await;
+        t.replace(20, Index::Eavt, &path, node).await;
+        let found = differences(src, dst).await;
+        assert!(
+            found
+                .iter()
+                .any(|d| d.contains("tx-log entry 20: index roots differ")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|d| d.starts_with("destination: entry 20")),
+            "{found:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_entrys_roots_swapped_or_counters_lowered_are_differences() {
+        let (src, dst) = copied().await;
+        let t = Tamper::open(dst.clone(), DB).await;
+        let mut e = t.entry(30).await;
+        std::mem::swap(&mut e.roots.eavt, &mut e.roots.aevt);
+        t.set_entry(30, &e).await;
+        let mut e = t.entry(40).await;
+        e.next_entity[2] -= 3;
+        t.set_entry(40, &e).await;
+        let found = differences(src, dst).await;
+        for needle in [
+            "tx-log entry 30: index roots differ",
+            "tx-log entry 40: entity counters",
+        ] {
+            assert!(
+                found.iter().any(|d| d.contains(needle)),
+                "{needle}: {found:#?}"
+            );
+        }
+    }
 }

@@ -43,7 +43,9 @@ impl fmt::Display for Call {
             Call::Start => write!(f, "while starting (instantiation and start functions)"),
             Call::Describe => write!(f, "in describe"),
             Call::Init => write!(f, "in init"),
-            Call::Batch { hook, key } => write!(f, "in its {hook} hook on the batch at node `{key}`"),
+            Call::Batch { hook, key } => {
+                write!(f, "in its {hook} hook on the batch at node `{key}`")
+            }
             Call::Transaction(tx) => write!(f, "in its tx hook on transaction {tx}"),
             Call::Finish => write!(f, "in finish"),
         }

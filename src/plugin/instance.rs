@@ -75,8 +75,7 @@ impl Instance {
                 cause_chain(&e)
             ))
         })?;
-        let api_idx =
-            plugin_api::GuestIndices::new(&pre).map_err(|e| load_err(cause_chain(&e)))?;
+        let api_idx = plugin_api::GuestIndices::new(&pre).map_err(|e| load_err(cause_chain(&e)))?;
         let read_idx = read_xform::GuestIndices::new(&pre).ok();
         let write_idx = write_xform::GuestIndices::new(&pre).ok();
         let tx_idx = tx_xform::GuestIndices::new(&pre).ok();
@@ -102,12 +101,20 @@ impl Instance {
             options,
             plugin: &label,
         };
-        let instance = call.run(Call::Start, async |store| pre.instantiate_async(store).await)?;
+        let instance = call.run(Call::Start, async |store| {
+            pre.instantiate_async(store).await
+        })?;
         let loaded = (|| {
             let api = api_idx.load(&mut *call.store, &instance)?;
-            let read = read_idx.map(|i| i.load(&mut *call.store, &instance)).transpose()?;
-            let write = write_idx.map(|i| i.load(&mut *call.store, &instance)).transpose()?;
-            let tx = tx_idx.map(|i| i.load(&mut *call.store, &instance)).transpose()?;
+            let read = read_idx
+                .map(|i| i.load(&mut *call.store, &instance))
+                .transpose()?;
+            let write = write_idx
+                .map(|i| i.load(&mut *call.store, &instance))
+                .transpose()?;
+            let tx = tx_idx
+                .map(|i| i.load(&mut *call.store, &instance))
+                .transpose()?;
             wasmtime::Result::Ok((api, read, write, tx))
         })();
         let (api, read, write, tx) = loaded.map_err(|e| load_err(cause_chain(&e)))?;
@@ -204,10 +211,15 @@ impl Instance {
         idents: &Idents,
     ) -> Result<Vec<(String, Node)>, PluginError> {
         let hook = self.read.clone();
-        self.hook("read", nodes, idents, async move |store, batch| match &hook {
-            Some(h) => h.call_transform_read(store, batch).await,
-            None => Ok(Ok(batch.to_vec())),
-        })
+        self.hook(
+            "read",
+            nodes,
+            idents,
+            async move |store, batch| match &hook {
+                Some(h) => h.call_transform_read(store, batch).await,
+                None => Ok(Ok(batch.to_vec())),
+            },
+        )
     }
 
     /// Runs the write hook on a batch.
@@ -217,10 +229,15 @@ impl Instance {
         idents: &Idents,
     ) -> Result<Vec<(String, Node)>, PluginError> {
         let hook = self.write.clone();
-        self.hook("write", nodes, idents, async move |store, batch| match &hook {
-            Some(h) => h.call_transform_write(store, batch).await,
-            None => Ok(Ok(batch.to_vec())),
-        })
+        self.hook(
+            "write",
+            nodes,
+            idents,
+            async move |store, batch| match &hook {
+                Some(h) => h.call_transform_write(store, batch).await,
+                None => Ok(Ok(batch.to_vec())),
+            },
+        )
     }
 
     /// Runs the rebuild-mode hook on one transaction.

@@ -60,7 +60,7 @@ mod problem;
 mod run;
 mod summary;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use options::{CheckOptions, CheckStats};
 pub use problem::{Problem, Rule};

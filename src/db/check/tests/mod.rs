@@ -6,7 +6,7 @@
 mod cost;
 mod passing;
 mod property;
-mod tamper;
+pub(crate) mod tamper;
 mod tampering;
 
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use crate::model::{
 use crate::store::ValueStore;
 
 /// A database to tamper with.
-pub(in crate::db::check) struct Tamper {
+pub(crate) struct Tamper {
     pub store: Arc<dyn ValueStore>,
     pub db: Database,
 }
@@ -144,7 +144,7 @@ impl Tamper {
 }
 
 /// The leaf of `node`, if it is one.
-pub(in crate::db::check) fn leaf(node: &Node) -> Option<&IndexLeaf> {
+pub(crate) fn leaf(node: &Node) -> Option<&IndexLeaf> {
     match node {
         Node::IndexLeaf(leaf) => Some(leaf),
         _ => None,
@@ -152,7 +152,7 @@ pub(in crate::db::check) fn leaf(node: &Node) -> Option<&IndexLeaf> {
 }
 
 /// The inner node `node`, if it is one.
-pub(in crate::db::check) fn inner(node: &Node) -> Option<&IndexInner> {
+pub(crate) fn inner(node: &Node) -> Option<&IndexInner> {
     match node {
         Node::IndexInner(inner) => Some(inner),
         _ => None,
