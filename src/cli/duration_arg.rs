@@ -47,9 +47,9 @@ pub fn show(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         "0s".to_string()
-    } else if ms % 3_600_000 == 0 {
+    } else if ms.is_multiple_of(3_600_000) {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
