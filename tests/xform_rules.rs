@@ -410,3 +410,38 @@ async fn a_read_hook_pointing_at_a_missing_node_is_named() {
     );
     assert!(dst.get(DB, DB).await.unwrap().is_none());
 }
+
+/// A transform that rewrites early entries and then stops (here: drops an
+/// attribute from the first batches only) leaves later entries that keep
+/// datoms the earlier ones lost: refused, even though the later entries'
+/// nodes are exactly the source's.
+#[tokio::test]
+async fn a_rewrite_that_stops_half_way_is_refused() {
+    let (src, secret) = source(200).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let mut drop = drop_attribute(secret);
+    let mut batches = 0;
+    let fickle = move |batch: Vec<KeyedNode>| {
+        batches += 1;
+        if batches <= 3 { drop(batch) } else { Ok(batch) }
+    };
+    let options = MigrateOptions {
+        batch_size: 16,
+        log_every: 5,
+        checkpoint_interval: std::time::Duration::ZERO,
+        ..MigrateOptions::default()
+    };
+    let err = migrate::migrate(
+        src,
+        dst.clone(),
+        DB,
+        &options,
+        &mut [writer("fickle", fickle)],
+        &mut NoObserver,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, MigrateError::Inconsistent { .. }), "{err}");
+    assert!(err.to_string().contains("fickle"), "{err}");
+    assert!(dst.get(DB, DB).await.unwrap().is_none());
+}

@@ -44,6 +44,9 @@ pub struct CopyStats {
     pub nodes_skipped: u64,
     /// Index node keys a write-xform changed (recorded in the remap table).
     pub keys_remapped: u64,
+    /// Nodes a transform changed (read or write hook): written with other
+    /// bytes than the source's.
+    pub nodes_rewritten: u64,
 }
 
 /// What a node was before the write hooks: its key and bytes as read (or
@@ -354,6 +357,9 @@ impl<'a> Copier<'a> {
             self.follow_remaps(&mut node);
             let bytes = model::encode(&node);
             let rewritten = original.changed || bytes != original.bytes;
+            if rewritten {
+                self.stats.nodes_rewritten += 1;
+            }
             let index_node = matches!(node, Node::IndexInner(_) | Node::IndexLeaf(_));
             // An index node's key is the digest of its content
             // (docs/format.md): a rewritten one gets the key of what it

@@ -172,7 +172,7 @@ pub async fn migrate(
     // Through transforms, what the run wrote is read back and checked as a
     // database before an entry is noted done and before the roots move.
     let mut consistency = if copier_transforms && !options.dry_run {
-        Some(Consistency::starting_at(dst.clone(), &info, start, &plugins).await?)
+        Some(Consistency::starting_at(src.as_ref(), dst.clone(), &info, start, &plugins).await?)
     } else {
         None
     };
@@ -183,7 +183,7 @@ pub async fn migrate(
         if clock.due(tx) {
             copier.flush().await?;
             if let Some(c) = &mut consistency {
-                c.check_through(tx).await?;
+                c.check_through(tx, copier.stats.nodes_rewritten).await?;
             }
             status.last_migrated = Some(tx);
             writer.write(&mut status_raw, &status).await?;
@@ -192,7 +192,7 @@ pub async fn migrate(
     }
     copier.flush().await?;
     if let (Some(c), Some(last)) = (&mut consistency, end.checked_sub(1)) {
-        c.check_through(last).await?;
+        c.check_through(last, copier.stats.nodes_rewritten).await?;
     }
     // Transforms see the roots too, and may not change them.
     let head_node = Node::TxLogHead(TxLogHead { count: end });
@@ -240,21 +240,48 @@ fn chain_names(xforms: &[Box<dyn NodeXform>]) -> String {
 
 /// The destination read back as a database while a run through transforms
 /// writes it: each entry checked against the one before it (see
-/// `src/db/check`), in order, once its nodes are all written.
+/// `src/db/check`), in order, once its nodes are all written. Entries
+/// whose nodes the transforms all kept as the source has them, after an
+/// entry equal to the source's, are the source's own entries and trees:
+/// they are taken as they are, so a transform that changes nothing costs
+/// no read-back.
 struct Consistency {
     checker: Checker,
     plugins: String,
+    /// The copier's count of rewritten nodes when entries were last checked.
+    rewritten: u64,
+    /// The entry before [`Checker::next_entry`] is byte for byte the
+    /// source's: only then may entries whose nodes were all kept be taken
+    /// as the source's (otherwise a kept entry may disagree with a
+    /// rewritten one before it).
+    source_equal: bool,
 }
 
 impl Consistency {
     /// Ready to check entry `start` onwards; entries before it were checked
     /// by the runs that wrote them.
     async fn starting_at(
+        src: &dyn ValueStore,
         dst: Arc<dyn ValueStore>,
         info: &DatabaseInfo,
         start: u64,
         plugins: &str,
     ) -> Result<Consistency, MigrateError> {
+        let source_equal = match start.checked_sub(1) {
+            None => true,
+            Some(last) => {
+                let key = model::entry_key(&info.tx_log, last);
+                let ours = src
+                    .get(&info.database_id, &key)
+                    .await
+                    .map_err(MigrateError::source_store)?;
+                let theirs = dst
+                    .get(&info.database_id, &key)
+                    .await
+                    .map_err(MigrateError::destination_store)?;
+                ours.is_some() && ours == theirs
+            }
+        };
         let checker = Checker::starting_at(
             dst,
             &info.database_id,
@@ -267,12 +294,25 @@ impl Consistency {
         Ok(Consistency {
             checker,
             plugins: plugins.to_string(),
+            rewritten: 0,
+            source_equal,
         })
     }
 
-    /// Checks every entry not yet checked up to `last`; the first problem
-    /// stops the run.
-    async fn check_through(&mut self, last: u64) -> Result<(), MigrateError> {
+    /// Checks every entry not yet checked up to `last` — unless no node
+    /// written since the last check was rewritten (`rewritten` is the
+    /// copier's running count) and the entry before them is the source's;
+    /// the first problem stops the run.
+    async fn check_through(&mut self, last: u64, rewritten: u64) -> Result<(), MigrateError> {
+        if self.source_equal && rewritten == self.rewritten {
+            return self
+                .checker
+                .trust_through(last)
+                .await
+                .map_err(MigrateError::Destination);
+        }
+        self.rewritten = rewritten;
+        self.source_equal = false;
         while self.checker.next_entry() <= last {
             let tx = self.checker.next_entry();
             let problems = self

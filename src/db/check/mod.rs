@@ -231,6 +231,31 @@ impl Checker {
             .collect())
     }
 
+    /// Takes the entries from [`Checker::next_entry`] through `last` as
+    /// they are, without walking their trees: the caller knows they hold
+    /// exactly what was already trusted (a migration whose transforms kept
+    /// every node of them as the source had it). Each is read for its
+    /// roots, counters and schema changes, so later entries are checked
+    /// against the right state. An entry that cannot be read ends the trust
+    /// there: the next [`Checker::check_entry`] reports it.
+    pub async fn trust_through(&mut self, last: u64) -> Result<(), DbError> {
+        while self.next <= last && self.prev.is_some() {
+            let key = entry_key(&self.tx_log, self.next);
+            let Ok(entry) = self.read_entry(self.next, &key).await? else {
+                return Ok(());
+            };
+            if let Some(after) = self.schema_after(&entry) {
+                self.schema = after;
+            }
+            self.prev = Some(Previous {
+                roots: entry.roots,
+                next_entity: entry.next_entity,
+            });
+            self.next += 1;
+        }
+        Ok(())
+    }
+
     /// Reads entry `tx` at `key`; E1 when it is absent or not an entry.
     async fn read_entry(&self, tx: u64, key: &str) -> Result<Result<TxLogEntry, Fault>, DbError> {
         let e1 = |text: String| Ok(Err(Fault::new(problem::Rule::E1, key, text)));
