@@ -5,6 +5,9 @@
 
 #![cfg(unix)]
 
+mod common;
+
+use common::plugin_fixtures::guest;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -17,18 +20,6 @@ use sha2::{Digest, Sha256};
 const MAGIC: &[u8; 8] = b"EVA-CWSM";
 const VERSION: [u8; 4] = 1u32.to_le_bytes();
 const HEADER_LEN: usize = 8 + 4 + 32;
-
-fn guest(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("plugins/out")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash plugins/build.sh` first",
-        path.display()
-    );
-    path
-}
 
 /// Loads `name` with `dir` as the cache; returns whether it came from the
 /// cache, after checking the plugin describes itself as `name`.

@@ -5,7 +5,8 @@
 //! a destination built fresh by our writer. Every scenario ends in `verify_rebuild` or an exact comparison
 //! of the indexes.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -237,16 +238,9 @@ fn native(
 /// A guest compiled from `plugins/` (by `bash plugins/build.sh`), loaded
 /// for rebuild mode with its configuration pairs.
 fn guest(name: &str, config: &[(&str, &str)]) -> Box<dyn TxXform> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("plugins/out")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash plugins/build.sh` first",
-        path.display()
-    );
+    let path = common::plugin_fixtures::guest(name);
     let options = PluginOptions {
-        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        cache_dir: Some(common::plugin_fixtures::cache_dir()),
         ..PluginOptions::default()
     };
     let config = config

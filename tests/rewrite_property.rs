@@ -4,20 +4,21 @@
 //! index, with history, as of every transaction, holds exactly the datoms
 //! of the destination's own tx-log up to it. Never accepted and different.
 
+mod common;
+
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use eva_admin::db::generate::{GenerateOptions, generate};
+use common::plugin_fixtures::{DB, source_seeded};
+
 use eva_admin::db::{Database, DatomQuery};
 use eva_admin::migrate::{
     self, KeyedNode, MigrateError, MigrateOptions, NoObserver, NodeXform, XformFailure,
 };
 use eva_admin::model::{Datom, Index, Node, Value};
 use eva_admin::store::{MemStore, ValueStore};
-
-const DB: &str = "demo";
 
 /// The rewrites tried; each is applied once, to the `target`-th node it
 /// applies to.
@@ -189,23 +190,6 @@ impl NodeXform for Rewriter {
     }
 }
 
-async fn source(txs: u64, seed: u64) -> Arc<dyn ValueStore> {
-    let store: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
-    let db = Database::create(store.clone(), DB).await.unwrap();
-    generate(
-        &db,
-        &GenerateOptions {
-            txs,
-            datoms_per_tx: 10,
-            seed,
-        },
-        |_| {},
-    )
-    .await
-    .unwrap();
-    store
-}
-
 /// Every index's history as of every transaction equals the datoms of the
 /// destination's own log up to it (the naive model).
 async fn reads_as_its_log(dst: Arc<dyn ValueStore>) -> Result<(), String> {
@@ -249,7 +233,7 @@ proptest! {
         let rewrite = REWRITES[which];
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let outcome: Result<(), String> = runtime.block_on(async move {
-            let src = source(25, seed).await;
+            let (src, _) = source_seeded(25, seed).await;
             let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
             let mut xforms: Vec<Box<dyn NodeXform>> = vec![Box::new(Rewriter {
                 rewrite,

@@ -109,6 +109,31 @@ impl Database {
     }
 }
 
+/// Reads tx-log entry `tx` stored at `key`: absent, another kind of node,
+/// or an entry that says it is another transaction are errors naming the key.
+pub async fn read_entry(
+    store: &dyn ValueStore,
+    namespace: &str,
+    key: &str,
+    tx: u64,
+) -> Result<TxLogEntry, DbError> {
+    match read_node(store, namespace, key).await? {
+        Some(Node::TxLogEntry(entry)) if entry.tx == tx => Ok(entry),
+        Some(Node::TxLogEntry(entry)) => Err(DbError::CorruptNode {
+            key: key.to_string(),
+            reason: format!("entry {tx} says it is transaction {}", entry.tx),
+        }),
+        Some(other) => Err(DbError::UnexpectedKind {
+            key: key.to_string(),
+            expected: model::NodeKind::TxLogEntry,
+            found: other.kind(),
+        }),
+        None => Err(DbError::MissingNode {
+            key: key.to_string(),
+        }),
+    }
+}
+
 /// Reads and decodes one node from a namespace; `None` when absent.
 pub async fn read_node(
     store: &dyn ValueStore,

@@ -47,6 +47,11 @@ pub fn options() -> PluginOptions {
 /// An in-memory store holding database [`DB`] generated with `txs`
 /// transactions of 10 datoms, and the idents of its attributes.
 pub async fn source(txs: u64) -> (Arc<dyn ValueStore>, Idents) {
+    source_seeded(txs, 5).await
+}
+
+/// [`source`], generated from `seed`.
+pub async fn source_seeded(txs: u64, seed: u64) -> (Arc<dyn ValueStore>, Idents) {
     let store: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
     let db = Database::create(store.clone(), DB).await.unwrap();
     generate(
@@ -54,7 +59,7 @@ pub async fn source(txs: u64) -> (Arc<dyn ValueStore>, Idents) {
         &GenerateOptions {
             txs,
             datoms_per_tx: 10,
-            seed: 5,
+            seed,
         },
         |_| {},
     )

@@ -74,7 +74,7 @@ use crate::model::{self, Datom, Index, IndexRoots, Node, Schema, TxLogEntry, ent
 use crate::store::ValueStore;
 
 use super::replay::{SchemaState, is_schema_attribute};
-use super::{DbError, Snapshot, read_node};
+use super::{DbError, Snapshot, read_entry};
 use diff::{IndexCheck, check_index};
 use entry_rules::Before;
 use nodes::Reader;
@@ -124,17 +124,7 @@ impl Checker {
             return Ok(checker);
         };
         let key = entry_key(tx_log, last);
-        let entry = match read_node(store.as_ref(), id, &key).await? {
-            Some(Node::TxLogEntry(entry)) => entry,
-            Some(other) => {
-                return Err(DbError::UnexpectedKind {
-                    key,
-                    expected: model::NodeKind::TxLogEntry,
-                    found: other.kind(),
-                });
-            }
-            None => return Err(DbError::MissingNode { key }),
-        };
+        let entry = read_entry(store.as_ref(), id, &key, last).await?;
         let snapshot = Snapshot {
             store,
             namespace: id.to_string(),

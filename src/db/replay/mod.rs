@@ -36,7 +36,7 @@ use crate::model::{
 use crate::store::{CreateOutcome, ValueStore};
 
 use super::writer::{BOOTSTRAP_NEXT_ENTITY, TreeShape, WriteCounts, bootstrap_tx_datoms};
-use super::{Database, DbError, Snapshot, read_node};
+use super::{Database, DbError, Snapshot, read_entry};
 use novelty::Novelty;
 use rules::{check_cardinality, resolve};
 
@@ -90,24 +90,7 @@ impl Replayer {
         shape: TreeShape,
     ) -> Result<Replayer, DbError> {
         let key = model::entry_key(&info.tx_log, tx);
-        let node = read_node(store.as_ref(), &info.database_id, &key).await?;
-        let entry = match node {
-            Some(Node::TxLogEntry(entry)) if entry.tx == tx => entry,
-            Some(Node::TxLogEntry(entry)) => {
-                return Err(DbError::CorruptNode {
-                    key,
-                    reason: format!("entry {tx} says it is transaction {}", entry.tx),
-                });
-            }
-            Some(other) => {
-                return Err(DbError::UnexpectedKind {
-                    key,
-                    expected: model::NodeKind::TxLogEntry,
-                    found: other.kind(),
-                });
-            }
-            None => return Err(DbError::MissingNode { key }),
-        };
+        let entry = read_entry(store.as_ref(), &info.database_id, &key, tx).await?;
         Replayer::on(Database { store, info }, entry, shape).await
     }
 
