@@ -178,3 +178,21 @@ async fn a_failed_run_is_not_mixed_with_a_run_through_another_chain() {
         assert!(report.is_equal(), "{hook}: {:?}", report.differences);
     }
 }
+
+/// A read hook that points a node at a key the source lacks is named as the
+/// cause — not reported as damage in the source.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_hook_pointing_at_a_missing_node_is_named() {
+    let (src, idents) = source(30).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+    let mut xforms = load("hostile", &[("mode", "read-dangling")], &idents);
+    let err = run(&src, &dst, &mut xforms).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, MigrateError::Rejected { .. }), "{text}");
+    assert!(
+        text.contains("plugin `hostile`") && text.contains("no-such-node"),
+        "{text}"
+    );
+    assert!(!text.starts_with("source"), "{text}");
+    roots_untouched(&src, &dst, "read-dangling").await;
+}

@@ -1,7 +1,8 @@
 //! A misbehaving plugin for the host's tests, behaviour chosen by `mode=`
 //! (and `after=N` where a mode waits N batches before acting):
 //! - read hook: loop, grow, trap, read-fail-after (changes every entry's
-//!   instant, then traps after N batches);
+//!   instant, then traps after N batches), read-dangling (points an inner
+//!   node at a key the source lacks);
 //! - write hook, each a rewrite that a node-by-node look may accept but
 //!   that changes what readers see: dangling, unsorted, changed-value,
 //!   rename-key, attr-retarget (a datom's attribute id and ident changed
@@ -160,6 +161,16 @@ impl read_xform::Guest for Hostile {
                 }
             }
             "trap" => panic!("hostile plugin traps on purpose"),
+            "read-dangling" => {
+                let mut nodes = nodes;
+                if let Some(inner) = nodes.iter_mut().find_map(|n| match &mut n.content {
+                    Content::IndexInner(inner) => Some(inner),
+                    _ => None,
+                }) {
+                    inner.children[0] = "no-such-node".into();
+                }
+                Ok(nodes)
+            }
             "read-fail-after" => {
                 if batch_due() {
                     panic!("hostile plugin fails after its batches on purpose");
