@@ -445,3 +445,42 @@ async fn a_rewrite_that_stops_half_way_is_refused() {
     assert!(err.to_string().contains("fickle"), "{err}");
     assert!(dst.get(DB, DB).await.unwrap().is_none());
 }
+
+/// A rewrite of more nodes than the copier remembers remaps for (the cache
+/// turns its generations many times within the run, also in the middle of
+/// a batch): every parent still follows its children's new keys.
+#[tokio::test]
+async fn a_rewrite_past_the_remap_cache_keeps_every_reference() {
+    let (src, secret) = source(300).await;
+    let options = MigrateOptions {
+        batch_size: 64,
+        cache_keys: 64,
+        ..MigrateOptions::default()
+    };
+    let drop = || writer("drop-secret", drop_attribute(secret));
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        let dst: Arc<dyn ValueStore> = Arc::new(MemStore::open(None));
+        let report = migrate::migrate(
+            src.clone(),
+            dst.clone(),
+            DB,
+            &options,
+            &mut [drop()],
+            &mut NoObserver,
+        )
+        .await
+        .unwrap();
+        assert!(report.stats.keys_remapped > 64, "{:?}", report.stats);
+        results.push(dst);
+    }
+    let all = migrate::verify(
+        results[0].clone(),
+        results[1].clone(),
+        DB,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(all.is_equal(), "{:?}", all.differences);
+}

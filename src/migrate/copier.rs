@@ -1,6 +1,6 @@
 //! The post-order copier: walks a subtree of the source depth-first and
 //! writes every node after its children, create-only, in batches. A node
-//! already in the destination is not expanded (pruning, DESIGN.md §5.8);
+//! already in the destination is not expanded (pruning, docs/design.md §5.8);
 //! memory holds only the current path, one batch of pending writes and
 //! bounded caches of keys known present and of remapped keys (§5.9).
 //! Transforms run around it: read hooks on each batch read from the source,
@@ -349,12 +349,13 @@ impl<'a> Copier<'a> {
             check_outputs(xform.name(), &given, &shapes, &out, &bounds, true)?;
             nodes = out;
         }
-        self.load_remaps_for_children(&nodes).await?;
+        // The new keys of children outside the batch, then of this batch's
+        // own nodes as they are keyed (children come before parents).
+        let mut remaps = self.remaps_for_children(&nodes).await?;
         let mut entries = Vec::with_capacity(nodes.len());
         let mut records = Vec::new();
         for (original, (_, mut node)) in originals.into_iter().zip(nodes) {
-            // Parents earlier in this batch follow their children's new keys.
-            self.follow_remaps(&mut node);
+            Self::follow_remaps(&mut node, &remaps);
             let bytes = model::encode(&node);
             let rewritten = original.changed || bytes != original.bytes;
             if rewritten {
@@ -375,6 +376,7 @@ impl<'a> Copier<'a> {
                     remap_key(self.namespace, &original.key),
                     key.clone().into_bytes(),
                 ));
+                remaps.insert(original.key.clone(), key.clone());
                 self.remaps.insert(original.key, key.clone());
             }
             entries.push((key, node, bytes));
@@ -392,26 +394,50 @@ impl<'a> Copier<'a> {
         Ok(out)
     }
 
-    /// Reads the remap records of children this batch refers to that the
-    /// in-memory cache does not know (written by earlier runs, or evicted).
-    async fn load_remaps_for_children(&mut self, nodes: &[KeyedNode]) -> Result<(), MigrateError> {
-        let in_batch: HashSet<&str> = nodes.iter().map(|(k, _)| k.as_str()).collect();
-        let unknown: Vec<String> = nodes
-            .iter()
-            .flat_map(|(_, n)| n.child_keys())
-            .filter(|c| !in_batch.contains(c) && self.remaps.get(c).is_none())
-            .map(String::from)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        self.fetch_remaps(&unknown).await.map(|_| ())
+    /// The new keys of the children this batch's nodes refer to that do
+    /// not come earlier in the batch than their parent: those are already
+    /// in the destination (a child can also come again later in the batch
+    /// when a small presence cache forgot it was written), so their new key
+    /// is the in-memory cache's or, for those it does not know (written by
+    /// earlier runs, or evicted), the destination's remap record. Resolved
+    /// once, before the batch adds remaps of its own, which may turn the
+    /// cache's generations and drop what it knew.
+    async fn remaps_for_children(
+        &mut self,
+        nodes: &[KeyedNode],
+    ) -> Result<HashMap<String, String>, MigrateError> {
+        let mut earlier: HashSet<&str> = HashSet::new();
+        let mut outside: HashSet<&str> = HashSet::new();
+        for (key, node) in nodes {
+            outside.extend(
+                node.child_keys()
+                    .into_iter()
+                    .filter(|c| !earlier.contains(c)),
+            );
+            earlier.insert(key);
+        }
+        let mut known = HashMap::new();
+        let mut unknown = Vec::new();
+        for child in outside {
+            match self.remaps.get(child) {
+                Some(new) => {
+                    known.insert(child.to_string(), new.to_string());
+                }
+                None => unknown.push(child.to_string()),
+            }
+        }
+        known.extend(self.fetch_remaps(&unknown).await?);
+        Ok(known)
     }
 
-    /// Looks up remap records of `keys` in the destination; caches and
-    /// returns the keys that have one.
-    async fn fetch_remaps(&mut self, keys: &[String]) -> Result<HashSet<String>, MigrateError> {
+    /// Looks up remap records of `keys` in the destination; caches them and
+    /// returns each key that has one with its new key.
+    async fn fetch_remaps(
+        &mut self,
+        keys: &[String],
+    ) -> Result<HashMap<String, String>, MigrateError> {
         if keys.is_empty() || self.dry_run && self.bulk {
-            return Ok(HashSet::new());
+            return Ok(HashMap::new());
         }
         let record_keys: Vec<String> = keys.iter().map(|k| remap_key(self.namespace, k)).collect();
         let values = self
@@ -419,24 +445,26 @@ impl<'a> Copier<'a> {
             .get_many(self.namespace, &record_keys)
             .await
             .map_err(MigrateError::destination_store)?;
-        let mut found = HashSet::new();
+        let mut found = HashMap::new();
         for (key, value) in keys.iter().zip(values) {
             if let Some(new) = value {
                 let new = String::from_utf8(new).map_err(|_| MigrateError::BadRemap {
                     key: remap_key(self.namespace, key),
                 })?;
-                self.remaps.insert(key.clone(), new);
-                found.insert(key.clone());
+                self.remaps.insert(key.clone(), new.clone());
+                found.insert(key.clone(), new);
             }
         }
         Ok(found)
     }
 
-    /// Rewrites a node's child references to the keys their nodes were written under.
-    fn follow_remaps(&self, node: &mut Node) {
+    /// Rewrites a node's child references to the keys their nodes were
+    /// written under, as `remaps` (this batch's and its outside children's)
+    /// says.
+    fn follow_remaps(node: &mut Node, remaps: &HashMap<String, String>) {
         let remap = |k: &mut String| {
-            if let Some(new) = self.remaps.get(k) {
-                *k = new.to_string();
+            if let Some(new) = remaps.get(k.as_str()) {
+                *k = new.clone();
             }
         };
         match node {
@@ -608,7 +636,7 @@ impl<'a> Copier<'a> {
         if self.remaps() {
             let remapped = self.fetch_remaps(keys).await?;
             for (p, k) in present.iter_mut().zip(keys) {
-                *p |= remapped.contains(k);
+                *p |= remapped.contains_key(k);
             }
         }
         Ok(present)

@@ -23,7 +23,7 @@ mod novelty;
 mod rules;
 mod schema_state;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use rules::{ReplayError, ReplayRule, Violation, check_issued};
 pub use schema_state::{SchemaState, is_schema_attribute};

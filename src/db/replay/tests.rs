@@ -73,7 +73,7 @@ async fn source() -> Database {
 
 /// Entry `t` of `db` as a replayed transaction: attributes by ident, the
 /// transaction's own instant left out.
-async fn as_replay(db: &Database, t: u64) -> ReplayTx {
+pub(crate) async fn as_replay(db: &Database, t: u64) -> ReplayTx {
     let entry = db.entry(t).await.unwrap();
     let schema = db.as_of(t).await.unwrap().schema().clone();
     let datoms = entry

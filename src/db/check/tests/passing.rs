@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use crate::db::generate::{GenerateOptions, generate_shaped};
-use crate::db::{Database, DbError, ReplayTx, Replayer, TreeShape};
-use crate::model::{Index, NamedDatom, Node, TxLogHead, encode, tx_entity};
+use crate::db::{Database, DbError, Replayer, TreeShape};
+use crate::model::{Index, Node, TxLogHead, encode};
 use crate::store::ValueStore;
 
 use super::super::{CheckOptions, Checker};
 use super::tamper::{Tamper, inner};
 use super::{ID, SMALL, check_all, mem, mixed_db};
+use crate::db::replay::tests::as_replay;
 
 /// Levels above the leaves of entry `k`'s tree of `index`.
 async fn height(t: &Tamper, k: u64, index: Index) -> usize {
@@ -56,29 +57,6 @@ async fn generated_databases_pass_in_small_and_default_shapes() {
         let report = check_all(store).await;
         assert_eq!(report.problems, vec![], "{shape:?}");
         assert_eq!(report.entries_checked, txs + 2);
-    }
-}
-
-/// Entry `t` of `db` as the replayer takes it (as the rebuild feeds it).
-async fn as_replay(db: &Database, t: u64) -> ReplayTx {
-    let entry = db.entry(t).await.unwrap();
-    let schema = db.as_of(t).await.unwrap().schema().clone();
-    let datoms = entry
-        .datoms
-        .iter()
-        .filter(|d| d.e != tx_entity(t))
-        .map(|d| NamedDatom {
-            e: d.e,
-            a: schema.by_id(d.a).unwrap().ident.clone(),
-            v: d.v.clone(),
-            added: d.added,
-        })
-        .collect();
-    ReplayTx {
-        tx: t,
-        instant: entry.instant,
-        next_entity: entry.next_entity,
-        datoms,
     }
 }
 
