@@ -2,21 +2,51 @@
 
 use super::{Format, InputError, Pos};
 
-/// Reads characters one by one, tracking the position.
+/// How deep collections (and EDN's `#_` discards) may nest. Transactions
+/// nest a few levels; the readers recurse once per level, and so does
+/// dropping what they read, so a limit keeps hostile input (`[` ten
+/// thousand times) from exhausting the stack.
+pub(super) const MAX_NESTING: u32 = 128;
+
+/// Reads characters one by one, tracking the position and the nesting.
 pub(super) struct Cursor<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     pos: Pos,
     format: Format,
+    depth: u32,
 }
 
 impl<'a> Cursor<'a> {
-    /// A cursor at the start of `text`.
+    /// A cursor at the start of `text`, past a byte-order mark if the text
+    /// starts with one (editors on some systems write it).
     pub(super) fn new(text: &'a str, format: Format) -> Self {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         Cursor {
             chars: text.chars().peekable(),
             pos: Pos { line: 1, column: 1 },
             format,
+            depth: 0,
         }
+    }
+
+    /// Enters one more level of nesting, opened at `open`; an error past
+    /// [`MAX_NESTING`].
+    pub(super) fn nest(&mut self, open: Pos) -> Result<(), InputError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.error_at(
+                open,
+                format!(
+                    "nesting deeper than {MAX_NESTING} levels; a transaction needs a few, so this input is not one"
+                ),
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Leaves the level [`Cursor::nest`] entered.
+    pub(super) fn unnest(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
     }
 
     /// The position of the next character.

@@ -58,11 +58,17 @@ fn read_form(cursor: &mut Cursor<'_>) -> Result<Form, InputError> {
     let kind = match c {
         '[' | '(' => {
             cursor.bump();
-            FormKind::Vector(read_seq(cursor, pos, if c == '[' { ']' } else { ')' })?)
+            cursor.nest(pos)?;
+            let items = read_seq(cursor, pos, if c == '[' { ']' } else { ')' })?;
+            cursor.unnest();
+            FormKind::Vector(items)
         }
         '{' => {
             cursor.bump();
-            read_map(cursor, pos)?
+            cursor.nest(pos)?;
+            let map = read_map(cursor, pos)?;
+            cursor.unnest();
+            map
         }
         '"' => FormKind::String(read_string(cursor)?),
         ':' => read_keyword(cursor)?,
@@ -198,7 +204,9 @@ fn read_dispatch(cursor: &mut Cursor<'_>, pos: Pos) -> Result<Form, InputError> 
     match cursor.peek() {
         Some('_') => {
             cursor.bump();
+            cursor.nest(pos)?;
             read_form(cursor)?;
+            cursor.unnest();
             read_form(cursor)
         }
         Some('{') => Err(cursor.error_at(
@@ -347,6 +355,25 @@ mod tests {
         assert_eq!(form.pos, Pos { line: 2, column: 1 });
         assert_eq!(items[1].pos, Pos { line: 2, column: 5 });
         assert!(matches!(&items[3].kind, FormKind::Map(p) if p.len() == 1));
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+        for text in [
+            "[".repeat(10_000),
+            "{:a ".repeat(10_000),
+            "#_".repeat(10_000) + "1",
+        ] {
+            let e = err(&text);
+            assert!(e.contains("nesting deeper than"), "{e}");
+        }
+        let deep_enough = "[".repeat(100) + &"]".repeat(100);
+        assert!(read_document(&deep_enough).is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert!(matches!(kind("\u{feff}[1]"), FormKind::Vector(v) if v.len() == 1));
     }
 
     #[test]

@@ -43,11 +43,17 @@ fn read_value(cursor: &mut Cursor<'_>) -> Result<Form, InputError> {
     let kind = match cursor.peek() {
         Some('[') => {
             cursor.bump();
-            FormKind::Vector(read_array(cursor, pos)?)
+            cursor.nest(pos)?;
+            let items = read_array(cursor, pos)?;
+            cursor.unnest();
+            FormKind::Vector(items)
         }
         Some('{') => {
             cursor.bump();
-            FormKind::Map(read_object(cursor, pos)?)
+            cursor.nest(pos)?;
+            let pairs = read_object(cursor, pos)?;
+            cursor.unnest();
+            FormKind::Map(pairs)
         }
         Some('"') => FormKind::String(read_string(cursor)?),
         Some(c) if c == '-' || c.is_ascii_digit() => read_number(cursor, pos)?,
@@ -231,6 +237,14 @@ mod tests {
         assert!(
             matches!(&pairs[0].1.kind, FormKind::Vector(v) if matches!(v[0].kind, FormKind::BigInt(_)))
         );
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+        for text in ["[".repeat(100_000), "{\"a\":".repeat(100_000)] {
+            let e = err(&text);
+            assert!(e.contains("nesting deeper than"), "{e}");
+        }
     }
 
     #[test]
