@@ -1,5 +1,5 @@
-//! The stateful migration, specified by its properties (DESIGN.md §5,
-//! EVA_MODEL.md §5–6). Every scenario ends in `verify`.
+//! The stateful migration, specified by its properties (docs/design.md §5,
+//! docs/migration.md). Every scenario ends in `verify`.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The value-store contract (DESIGN.md §3), run against every backend: mem,
+//! The value-store contract (docs/design.md §3), run against every backend: mem,
 //! sled, SQLite, and real PostgreSQL and MariaDB servers started by
 //! `common::servers` (skipped with a loud message when not installed, never
 //! skipped when `CI` is set). Each test is generated once per backend, so a

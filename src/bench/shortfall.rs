@@ -39,7 +39,7 @@ pub(crate) fn plugin(p: &PluginShortfall) -> String {
     format!(
         "With identity.wasm a full migration took {:.3} s against {:.3} s without plugins. \
          Of the {:.3} s it adds, {:.3} s is what any transform that sees whole nodes costs \
-         (P2-floor: every node decoded, checked against the rules of DESIGN.md §6 and encoded again, \
+         (P2-floor: every node decoded, checked against the rules of docs/plugins.md and encoded again, \
          nothing crossing into a sandbox) and the other {:.3} s is crossing into the guest and back: \
          {:.1} µs per node per hook over 2 hooks × {} nodes{}. \
          The floor alone is {:.2}: no plugin that receives nodes as WIT records, as the `eva:xform` \

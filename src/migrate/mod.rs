@@ -1,4 +1,4 @@
-//! The stateful migration (DESIGN.md §5): copies one database from a
+//! The stateful migration (docs/design.md §5): copies one database from a
 //! source store to a destination store in post-order, create-only, resumable
 //! after any crash, continuous when the source has grown, pruning subtrees
 //! the destination already holds, in bounded memory. Rebuild mode

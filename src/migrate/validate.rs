@@ -1,4 +1,4 @@
-//! The rules every transformed node must keep (DESIGN.md §6): same kind,
+//! The rules every transformed node must keep (docs/plugins.md): same kind,
 //! index leaves sorted and inside their parent's bounds, inner nodes well
 //! formed, entries and roots consistent with what was read.
 

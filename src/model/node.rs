@@ -1,4 +1,4 @@
-//! The stored node kinds (DESIGN.md §4) and how their keys are formed.
+//! The stored node kinds (docs/design.md §4, docs/format.md) and how their keys are formed.
 
 use serde::{Deserialize, Serialize};
 

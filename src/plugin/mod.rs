@@ -1,4 +1,4 @@
-//! The WebAssembly plugin host (DESIGN.md §6): loads components that
+//! The WebAssembly plugin host (docs/design.md §6): loads components that
 //! implement the `eva:xform` WIT contract (`wit/xform.wit`), runs them
 //! sandboxed — no capabilities, one deadline on every call whatever the
 //! guest does, one memory budget over all its memories and tables,

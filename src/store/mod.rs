@@ -63,7 +63,7 @@ impl ReplaceOutcome {
 /// [`ValueStore::create_many`].
 pub type Entry = (String, Vec<u8>);
 
-/// The storage contract (DESIGN.md §3): string keys, byte values, namespaces.
+/// The storage contract (docs/design.md §3): string keys, byte values, namespaces.
 ///
 /// Every backend passes the conformance suite in `tests/store_conformance.rs`.
 /// Batch operations run in one round trip (one SQL statement or transaction,
