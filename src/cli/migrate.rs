@@ -45,7 +45,7 @@ pub struct MigrateArgs {
           value_parser = parse_checkpoint)]
     pub checkpoint_secs: std::time::Duration,
     /// The status record is stored at `<ID>.<SUFFIX>` in the destination.
-    #[arg(long, default_value = "migration-status", value_name = "SUFFIX")]
+    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX")]
     pub status_suffix: String,
     /// Nodes per destination write (one round trip each).
     #[arg(long, default_value_t = 256, value_name = "N")]
@@ -79,7 +79,7 @@ pub struct StatusArgs {
     #[arg(long = "db", value_name = "ID")]
     pub db: String,
     /// The suffix given to `migrate --status-suffix`.
-    #[arg(long, default_value = "migration-status", value_name = "SUFFIX")]
+    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX")]
     pub status_suffix: String,
     /// Print the record as JSON.
     #[arg(long)]
@@ -99,6 +99,10 @@ pub struct VerifyArgs {
     /// Compare as of this transaction number (default: the destination's latest).
     #[arg(long, value_name = "TX")]
     pub as_of: Option<u64>,
+    /// The suffix given to `migrate --status-suffix`: the destination's
+    /// head is compared with where the record says the migration left it.
+    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX")]
+    pub status_suffix: String,
     /// The destination was made with `migrate --rebuild`: compare it with
     /// the source replayed through the same plugins.
     #[arg(long)]
@@ -295,6 +299,7 @@ pub async fn run_verify(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result
         .context("opening the destination")?;
     let options = VerifyOptions {
         as_of: args.as_of,
+        status_suffix: args.status_suffix.clone(),
         ..VerifyOptions::default()
     };
     let started = Instant::now();
@@ -317,6 +322,10 @@ pub async fn run_verify(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result
             report.nodes_checked,
             started.elapsed().as_secs_f64()
         );
+        let behind = report.source_entries.saturating_sub(report.tx + 1);
+        if behind > 0 {
+            println!("the source has {behind} entries past it; `eva-admin migrate` copies them");
+        }
     } else {
         println!("DIFFERENT as of transaction {}:", report.tx);
         for d in &report.differences {

@@ -142,7 +142,7 @@ pub async fn read_node(
 ) -> Result<Option<Node>, DbError> {
     match store.get(namespace, key).await? {
         None => Ok(None),
-        Some(bytes) => model::decode(&bytes)
+        Some(bytes) => model::decode_at(key, &bytes)
             .map(Some)
             .map_err(|source| DbError::Codec {
                 key: key.to_string(),

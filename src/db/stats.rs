@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::model::{self, NodeKind};
+use crate::model::{self, CodecError, NodeKind};
 use crate::store::ValueStore;
 
 use super::{Database, DbError};
@@ -75,8 +75,14 @@ pub async fn stats(store: Arc<dyn ValueStore>, db_id: &str) -> Result<DbStats, D
         after = Some(last.clone());
         for (key, value) in &page {
             stats.total.add(value.len());
-            match model::decode(value) {
+            match model::decode_at(key, value) {
                 Ok(node) => stats.nodes.entry(node.kind()).or_default().add(value.len()),
+                Err(err @ CodecError::KeyMismatch { .. }) => {
+                    return Err(DbError::Codec {
+                        key: key.clone(),
+                        source: err,
+                    });
+                }
                 Err(err) => {
                     tracing::debug!(key = %key, %err, "not a node; counted as other");
                     stats.other.add(value.len());

@@ -256,7 +256,7 @@ impl<'a> Tree<'a> {
     }
 
     fn decode(&self, key: &str, bytes: &[u8]) -> Result<TreeNode, DbError> {
-        let node = model::decode(bytes).map_err(|source| DbError::Codec {
+        let node = model::decode_at(key, bytes).map_err(|source| DbError::Codec {
             key: key.to_string(),
             source,
         })?;

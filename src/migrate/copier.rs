@@ -678,6 +678,9 @@ impl<'a> Copier<'a> {
             } else {
                 (model::child_keys_of(&bytes).map_err(codec_error)?, None)
             };
+            // Damage is named where it is read, before anything derived
+            // from it is written (docs/migration.md, "Checked on every read").
+            model::check_stored(&key, &bytes).map_err(codec_error)?;
             loaded.push(Loaded {
                 key,
                 bytes,

@@ -36,6 +36,19 @@ pub enum MigrateError {
         /// The destination's identity.
         destination_identity: String,
     },
+    /// The source's history is not the one the destination was copied
+    /// from (a fork: a restored backup written to, a copy grown apart).
+    #[error(
+        "the source's history is not the one this destination was copied from: its entry {checked} differs from the entry copied then{}. It is a fork (a restored backup that was written to, or a copy grown apart from the original); continuing would mix two histories. Migrate it into a fresh destination, or point at the source this destination was copied from",
+        first_differing.map_or(String::new(), |f| format!(" (the histories part at entry {f})"))
+    )]
+    SourceDiverged {
+        /// The entry whose digest or bytes were compared.
+        checked: u64,
+        /// The first entry that differs, when the destination holds the
+        /// source's bytes as they are and it could be found.
+        first_differing: Option<u64>,
+    },
     /// The destination's log is longer than the source's (property 10).
     #[error(
         "destination's tx-log has {destination_count} entries but the source has only {source_count}: the head never moves backwards. Did you swap SOURCE and DESTINATION?"

@@ -9,6 +9,7 @@
 mod bloom;
 pub(crate) mod cache;
 mod checkpoint;
+mod continuity;
 mod copier;
 mod destination;
 mod error;
@@ -23,13 +24,15 @@ mod validate;
 mod verify;
 mod xform;
 
+pub use continuity::SourceEntryDigest;
 pub use copier::CopyStats;
 pub use error::MigrateError;
 pub use observer::{MigrationObserver, NoObserver};
 pub use rebuild::rebuild;
 pub use run::{MigrateOptions, MigrationReport, PluginSummary, migrate};
 pub use status::{
-    MigrationState, MigrationStatus, RebuildRecord, TransformRecord, read_status, status_key,
+    DEFAULT_STATUS_SUFFIX, MigrationState, MigrationStatus, RebuildRecord, TransformRecord,
+    read_status, status_key,
 };
 pub use verify::{VerifyOptions, VerifyReport, verify, verify_rebuild, verify_through};
 

@@ -14,6 +14,7 @@ use crate::model::{self, DatabaseInfo, Node, TxLogHead};
 use crate::store::ValueStore;
 
 use super::checkpoint::CheckpointClock;
+use super::continuity::{check_continuity, digest_source_entry};
 use super::copier::{Copier, CopierSettings, CopyStats};
 use super::destination::{Mode, StatusWriter, check_destination, read_destination};
 use super::status::{MigrationStatus, TransformRecord};
@@ -49,7 +50,7 @@ impl Default for MigrateOptions {
         MigrateOptions {
             log_every: 25,
             checkpoint_interval: Duration::from_secs(1),
-            status_suffix: "migration-status".to_string(),
+            status_suffix: super::status::DEFAULT_STATUS_SUFFIX.to_string(),
             batch_size: 256,
             concurrency: 4,
             cache_keys: 32_768,
@@ -130,6 +131,18 @@ pub async fn migrate(
     )
     .await?;
     check_destination(&found, &info, end)?;
+    check_continuity(
+        src.as_ref(),
+        dst.as_ref(),
+        &info,
+        found
+            .status
+            .as_ref()
+            .and_then(|(s, _)| s.source_entry.as_ref()),
+        found.head,
+        chain.is_empty(),
+    )
+    .await?;
 
     let mut report = match found.begin_run(end, &info_bytes, options, started, observer) {
         ControlFlow::Break(done) => return Ok(done),
@@ -144,6 +157,9 @@ pub async fn migrate(
         None,
         Some(chain),
     );
+    if let Some(last) = start.checked_sub(1) {
+        status.source_entry = Some(digest_source_entry(src.as_ref(), &info, last).await?);
+    }
     let writer = StatusWriter {
         dst: dst.as_ref(),
         id,
@@ -186,6 +202,7 @@ pub async fn migrate(
                 c.check_through(tx, copier.stats.nodes_rewritten).await?;
             }
             status.last_migrated = Some(tx);
+            status.source_entry = Some(digest_source_entry(src.as_ref(), &info, tx).await?);
             writer.write(&mut status_raw, &status).await?;
             observer.checkpoint(tx);
         }
@@ -210,6 +227,9 @@ pub async fn migrate(
     report.stats = copier.stats.clone();
 
     if !options.dry_run {
+        if let Some(last) = end.checked_sub(1) {
+            status.source_entry = Some(digest_source_entry(src.as_ref(), &info, last).await?);
+        }
         writer
             .complete(
                 &mut status_raw,

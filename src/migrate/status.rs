@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::store::ValueStore;
 
 use super::MigrateError;
+use super::continuity::SourceEntryDigest;
+
+/// The status record's key suffix unless `--status-suffix` says otherwise.
+pub const DEFAULT_STATUS_SUFFIX: &str = "migration-status";
 
 /// Where a migration stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +76,11 @@ pub struct MigrationStatus {
     /// `None` in records of earlier versions, which did not note it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transforms: Option<Vec<TransformRecord>>,
+    /// The last source entry copied, by digest: a later run continues only
+    /// from a source whose entry is still that one (`continuity.rs`).
+    /// `None` in records of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_entry: Option<SourceEntryDigest>,
     /// When this record was written (RFC 3339, UTC).
     pub updated: String,
 }
@@ -99,6 +108,7 @@ impl MigrationStatus {
             identity,
             rebuild,
             transforms,
+            source_entry: None,
             updated: String::new(),
         }
     }

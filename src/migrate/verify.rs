@@ -21,6 +21,7 @@ use crate::db::check::{CheckOptions, Checker};
 use crate::model::{self, Node, entry_key};
 use crate::store::{MemStore, ValueStore};
 
+use super::status::{DEFAULT_STATUS_SUFFIX, MigrationState, read_status};
 use super::{MigrateError, MigrateOptions, NoObserver, NodeXform, TxXform, migrate, rebuild};
 
 /// What to verify.
@@ -30,6 +31,9 @@ pub struct VerifyOptions {
     pub as_of: Option<u64>,
     /// Stop collecting differences after this many.
     pub max_differences: usize,
+    /// The destination's status record suffix: its head must be where the
+    /// record says the migration left it.
+    pub status_suffix: String,
 }
 
 impl Default for VerifyOptions {
@@ -37,6 +41,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             as_of: None,
             max_differences: 20,
+            status_suffix: DEFAULT_STATUS_SUFFIX.to_string(),
         }
     }
 }
@@ -108,6 +113,7 @@ pub async fn verify(
         ..VerifyReport::default()
     };
     let max = options.max_differences.max(1);
+    check_head_against_status(&destination, &options.status_suffix, max, &mut report).await?;
     compare_entries(&source, &destination, tx, max, &mut report).await?;
     check_destination(&destination, tx, max, &mut report).await?;
     Ok(report)
@@ -164,6 +170,35 @@ pub async fn verify_rebuild(
     )
     .await?;
     verify(expected, dst, id, options).await
+}
+
+/// The destination's head must be where its status record says the last
+/// migration left it: a head moved back still reads as a database (an
+/// older one), and would otherwise verify equal as of its own latest.
+async fn check_head_against_status(
+    destination: &Database,
+    suffix: &str,
+    max: usize,
+    report: &mut VerifyReport,
+) -> Result<(), MigrateError> {
+    let found = read_status(destination.store().as_ref(), destination.id(), suffix).await?;
+    let Some((status, _)) = found else {
+        return Ok(());
+    };
+    let head = report.destination_entries;
+    let left = match status.state {
+        MigrationState::Complete => status.destination_head,
+        // A run under way may have moved the head to its target already.
+        _ => None,
+    };
+    if let Some(left) = left.filter(|&left| left != head && status.previous_head != Some(head)) {
+        report.note(max, || {
+            format!(
+                "the destination's tx-log head count is {head} but its migration status record says the last run left it at {left}: the head was moved since (a migration destination must not be written to)"
+            )
+        });
+    }
+    Ok(())
 }
 
 /// Compares the stored bytes of entries `0..=tx` on both sides, in
@@ -408,5 +443,28 @@ mod tests {
                 "{needle}: {found:#?}"
             );
         }
+    }
+
+    /// The destination's head moved back by one still reads as a database
+    /// (an older one) that equals the source as of its own latest; the
+    /// status record says where the migration left it.
+    #[tokio::test]
+    async fn a_head_moved_back_is_a_difference() {
+        let (src, dst) = copied().await;
+        let db = crate::db::Database::open(dst.clone(), DB).await.unwrap();
+        let log = db.info().tx_log.clone();
+        let count = db.head().await.unwrap().count;
+        let head = |count| model::encode(&Node::TxLogHead(crate::model::TxLogHead { count }));
+        let moved = dst
+            .replace(DB, &log, Some(&head(count)), &head(count - 1))
+            .await
+            .unwrap();
+        assert!(moved.replaced());
+        let found = differences(src, dst).await;
+        let expected = format!(
+            "head count is {} but its migration status record says the last run left it at {count}",
+            count - 1
+        );
+        assert!(found.iter().any(|d| d.contains(&expected)), "{found:#?}");
     }
 }

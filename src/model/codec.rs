@@ -23,6 +23,16 @@ pub enum CodecError {
     /// The bytes do not decode as a node.
     #[error("corrupt node: {0}")]
     Corrupt(String),
+    /// An index node whose bytes are not the ones its key names: the key is
+    /// the digest of the content, so the bytes changed after they were
+    /// written (a flipped bit on disk, an edit by hand, a bad restore).
+    #[error(
+        "the stored bytes do not match their key (an index node's key is the digest of its content; these bytes digest to `{digest}`): they were changed after they were written"
+    )]
+    KeyMismatch {
+        /// The key the stored bytes would have.
+        digest: String,
+    },
 }
 
 /// Encodes a node with its version byte.
@@ -39,6 +49,49 @@ pub fn encode(node: &Node) -> Vec<u8> {
 /// Decodes a stored node, checking its version byte.
 pub fn decode(bytes: &[u8]) -> Result<Node, CodecError> {
     decode_as(bytes)
+}
+
+/// Bytes in lower-case hexadecimal, as digests are shown and stored.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of `bytes` in hexadecimal: how status records, plugin
+/// fingerprints and cache entries name content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
+/// Decodes a node read from `key`, refusing bytes that cannot be what
+/// the key names ([`check_stored`]); bytes that do not decode are named
+/// as such first.
+pub fn decode_at(key: &str, bytes: &[u8]) -> Result<Node, CodecError> {
+    let node = decode(bytes)?;
+    check_stored(key, bytes)?;
+    Ok(node)
+}
+
+/// Checks that `bytes`, read from `key`, can be what the key names
+/// without decoding them: an index node must digest to its key
+/// ([`index_node_key`]). Every read of a node goes through it, so damage
+/// in a store is named where it is read and never copied on. Database-info,
+/// tx-log head and entries are not keyed by their content and pass here;
+/// readers check them against what refers to them.
+pub fn check_stored(key: &str, bytes: &[u8]) -> Result<(), CodecError> {
+    if is_index_node(bytes) {
+        let digest = index_node_key(bytes);
+        if digest != key {
+            return Err(CodecError::KeyMismatch { digest });
+        }
+    }
+    Ok(())
+}
+
+/// Whether stored bytes hold an index inner node or leaf (variants 3 and 4
+/// of `Node`, docs/format.md), read from the version and variant bytes.
+fn is_index_node(bytes: &[u8]) -> bool {
+    matches!(bytes, [FORMAT_VERSION, 3 | 4, ..])
 }
 
 /// Decodes a stored node's bytes as `T` (the node itself, or a borrowed

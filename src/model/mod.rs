@@ -9,7 +9,10 @@ mod node;
 mod schema;
 mod value;
 
-pub use codec::{CodecError, FORMAT_VERSION, decode, encode, index_node_key};
+pub use codec::{
+    CodecError, FORMAT_VERSION, check_stored, decode, decode_at, encode, hex, index_node_key,
+    sha256_hex,
+};
 pub use datom::{Datom, EntityId, Index, Partition, entity_id, partition_of, tx_entity};
 pub use links::child_keys_of;
 pub use named::NamedDatom;

@@ -23,6 +23,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::model::hex;
+
 const MAGIC: &[u8; 8] = b"EVA-CWSM";
 const VERSION: u32 = 1;
 const TAG_LEN: usize = 32;
@@ -92,10 +94,6 @@ fn entry_name(wasm: &[u8], fingerprint: &str) -> String {
     hash.update(fingerprint.as_bytes());
     hash.update(wasm);
     hex(&hash.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Splits an entry file into its tag and compiled bytes; `None` when it is

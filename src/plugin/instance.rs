@@ -17,7 +17,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
 use crate::migrate::XformTx;
-use crate::model::Node;
+use crate::model::{Node, hex};
 
 use super::bindings::eva::xform::types as wit;
 use super::bindings::exports::eva::xform::{
@@ -471,10 +471,6 @@ fn cause_chain(e: &wasmtime::Error) -> String {
         }
     }
     guest_text::message(&parts.join(": "))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The file stem of a plugin path, naming it in logs until it describes itself.

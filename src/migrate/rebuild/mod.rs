@@ -42,6 +42,7 @@ use crate::model::{self, DatabaseInfo, Node};
 use crate::store::ValueStore;
 
 use super::checkpoint::CheckpointClock;
+use super::continuity::{check_continuity, digest_source_entry};
 use super::copier::CopyStats;
 use super::destination::{Mode, StatusWriter, check_destination, read_destination};
 use super::overlay::Overlay;
@@ -86,12 +87,25 @@ pub async fn rebuild(
     )
     .await?;
     check_destination(&found, &info, end)?;
+    check_continuity(
+        source.store().as_ref(),
+        dst.as_ref(),
+        source.info(),
+        found
+            .status
+            .as_ref()
+            .and_then(|(s, _)| s.source_entry.as_ref()),
+        found.head,
+        false,
+    )
+    .await?;
     let mut report = match found.begin_run(end, &info_bytes, options, started, observer) {
         ControlFlow::Break(done) => return Ok(done),
         ControlFlow::Continue(report) => report,
     };
     let (start, end) = (report.start, report.end);
     let mut checkpoints = Checkpoints {
+        source: &source,
         writer: StatusWriter {
             dst: dst.as_ref(),
             id,
@@ -109,6 +123,9 @@ pub async fn rebuild(
         ),
         clock: CheckpointClock::new(end, options.log_every, options.checkpoint_interval),
     };
+    if let Some(last) = start.checked_sub(1) {
+        checkpoints.note_source_entry(last).await?;
+    }
     checkpoints.write().await?;
 
     if start < end {
@@ -129,6 +146,9 @@ pub async fn rebuild(
     report.plugins = chain.finish()?;
 
     if !options.dry_run {
+        if let Some(last) = end.checked_sub(1) {
+            checkpoints.note_source_entry(last).await?;
+        }
         let Checkpoints {
             writer,
             raw,
@@ -173,6 +193,7 @@ fn rebuilt_info(source: &DatabaseInfo, record: &RebuildRecord) -> DatabaseInfo {
 
 /// The status record of a run and when to write it.
 struct Checkpoints<'a> {
+    source: &'a Database,
     writer: StatusWriter<'a>,
     raw: Option<Vec<u8>>,
     status: MigrationStatus,
@@ -182,6 +203,14 @@ struct Checkpoints<'a> {
 impl Checkpoints<'_> {
     async fn write(&mut self) -> Result<(), MigrateError> {
         self.writer.write(&mut self.raw, &self.status).await
+    }
+
+    /// Notes source entry `t` as the last one copied, by digest.
+    async fn note_source_entry(&mut self, t: u64) -> Result<(), MigrateError> {
+        let store = self.source.store();
+        let digest = digest_source_entry(store.as_ref(), self.source.info(), t).await?;
+        self.status.source_entry = Some(digest);
+        Ok(())
     }
 
     /// Entry `t` is stored: notes it when the clock says so.
@@ -194,6 +223,7 @@ impl Checkpoints<'_> {
         observer.entry_done(t, stats);
         if self.clock.due(t) {
             self.status.last_migrated = Some(t);
+            self.note_source_entry(t).await?;
             self.write().await?;
             observer.checkpoint(t);
         }

@@ -249,9 +249,7 @@ pub fn tags_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
 mod tests {
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use crate::model::hex;
 
     #[test]
     fn hmac_matches_rfc_4231() {

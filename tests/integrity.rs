@@ -1,0 +1,262 @@
+//! Damage and forks on real stores: bytes changed in a store after they
+//! were written are named where they are read and never copied on, and a
+//! source whose history parted from the one a destination was copied from
+//! is refused before anything is written (docs/migration.md, "Checked on
+//! every read" and "Forks").
+
+mod common;
+
+use std::sync::Arc;
+
+use eva_admin::db::generate::{GenerateOptions, generate};
+use eva_admin::db::{Database, DatomQuery, DbError, read_node};
+use eva_admin::migrate::{self, MigrateError, MigrateOptions, NoObserver, VerifyOptions};
+use eva_admin::model::{CodecError, Index, Node, Value, index_node_key};
+use eva_admin::store::{self, ValueStore};
+use tempfile::TempDir;
+
+use common::servers::{postgres_url, sqlite_url};
+
+const DB: &str = "demo";
+
+/// A SQLite store in `dir` holding [`DB`] generated with `txs`
+/// transactions from `seed`.
+async fn generated(url: &str, txs: u64, seed: u64) -> Arc<dyn ValueStore> {
+    let store = store::open(url).await.unwrap();
+    let db = Database::create(store.clone(), DB).await.unwrap();
+    grow(&db, txs, seed).await;
+    store
+}
+
+async fn grow(db: &Database, txs: u64, seed: u64) {
+    let options = GenerateOptions {
+        txs,
+        datoms_per_tx: 10,
+        seed,
+    };
+    generate(db, &options, |_| {}).await.unwrap();
+}
+
+async fn run(
+    src: &Arc<dyn ValueStore>,
+    dst: &Arc<dyn ValueStore>,
+) -> Result<migrate::MigrationReport, MigrateError> {
+    migrate::migrate(
+        src.clone(),
+        dst.clone(),
+        DB,
+        &MigrateOptions::default(),
+        &mut [],
+        &mut NoObserver,
+    )
+    .await
+}
+
+/// The key of a leaf of the current EAVT tree holding a string value.
+async fn leaf_with_a_string(store: &Arc<dyn ValueStore>) -> String {
+    let db = Database::open(store.clone(), DB).await.unwrap();
+    let last = db.head().await.unwrap().count - 1;
+    let mut stack = vec![db.entry(last).await.unwrap().roots.eavt.unwrap()];
+    while let Some(key) = stack.pop() {
+        match read_node(store.as_ref(), DB, &key).await.unwrap().unwrap() {
+            Node::IndexInner(inner) => stack.extend(inner.children),
+            Node::IndexLeaf(leaf)
+                if leaf
+                    .datoms
+                    .iter()
+                    .any(|d| matches!(&d.v, Value::String(s) if s.len() > 3)) =>
+            {
+                return key;
+            }
+            _ => {}
+        }
+    }
+    panic!("no leaf holds a string");
+}
+
+/// Changes the stored bytes at `key` in place (as a flipped bit on disk
+/// would) with `edit`; returns the bytes it held.
+async fn tamper(store: &Arc<dyn ValueStore>, key: &str, edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let before = store.get(DB, key).await.unwrap().unwrap();
+    let mut after = before.clone();
+    edit(&mut after);
+    assert_ne!(after, before);
+    let outcome = store.replace(DB, key, Some(&before), &after).await.unwrap();
+    assert!(outcome.replaced());
+    before
+}
+
+/// Changes one letter of the first string value longer than 3 bytes in
+/// an encoded leaf: still a well-formed leaf, with other content.
+fn change_a_letter(leaf: &mut [u8]) {
+    let Ok(Node::IndexLeaf(decoded)) = eva_admin::model::decode(leaf) else {
+        panic!("not a leaf");
+    };
+    let text = decoded
+        .datoms
+        .iter()
+        .find_map(|d| match &d.v {
+            Value::String(s) if s.len() > 3 => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let at = leaf
+        .windows(text.len())
+        .position(|w| w == text.as_bytes())
+        .unwrap()
+        + text.len()
+        - 1;
+    leaf[at] = if leaf[at] == b'x' { b'y' } else { b'x' };
+    assert!(eva_admin::model::decode(leaf).is_ok(), "still decodes");
+}
+
+/// One letter changed in a leaf of a SQLite source: the run stops naming
+/// the leaf's key and what its bytes should digest to, the destination's
+/// roots do not move and no node derived from the bad bytes is written;
+/// once the source is repaired, the same command completes and verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_byte_in_a_source_leaf_is_named_and_never_copied() {
+    let dir = TempDir::new().unwrap();
+    let src = generated(&sqlite_url(dir.path()), 40, 3).await;
+    let dst = store::open(&format!(
+        "sqlite:{}",
+        dir.path().join("dst.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let key = leaf_with_a_string(&src).await;
+    let good = tamper(&src, &key, |b| change_a_letter(b)).await;
+    let bad = src.get(DB, &key).await.unwrap().unwrap();
+
+    let err = run(&src, &dst).await.unwrap_err();
+    match &err {
+        MigrateError::Source(DbError::Codec {
+            key: named,
+            source: CodecError::KeyMismatch { digest },
+        }) => {
+            assert_eq!(named, &key);
+            assert_eq!(digest, &index_node_key(&bad));
+        }
+        other => panic!("expected the leaf named, got: {other}"),
+    }
+    let text = format!("{err:#}");
+    assert!(
+        text.contains(&key) && text.contains("changed after"),
+        "{text}"
+    );
+    // Nothing derived from the bad bytes: not at its key, not under its digest.
+    assert_eq!(dst.get(DB, &key).await.unwrap(), None);
+    assert_eq!(dst.get(DB, &index_node_key(&bad)).await.unwrap(), None);
+    assert!(Database::open(dst.clone(), DB).await.is_err(), "no roots");
+
+    tamper(&src, &key, |b| *b = good.clone()).await;
+    run(&src, &dst).await.unwrap();
+    let report = migrate::verify(src, dst, DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.is_equal(), "{:?}", report.differences);
+}
+
+/// The reader checks too: `datoms` over a damaged source names the leaf.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reader_names_a_changed_leaf() {
+    let dir = TempDir::new().unwrap();
+    let src = generated(&sqlite_url(dir.path()), 20, 4).await;
+    let key = leaf_with_a_string(&src).await;
+    tamper(&src, &key, |b| change_a_letter(b)).await;
+    let db = Database::open(src, DB).await.unwrap();
+    let snapshot = db.snapshot().await.unwrap();
+    let err = snapshot
+        .datoms(Index::Eavt, &DatomQuery::default())
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains(&key) && err.contains("digest"), "{err}");
+}
+
+/// A fork: a destination copied from a source, a copy of that source
+/// grown apart from it and migrated into the same destination. Refused
+/// before anything is written, naming the entry where the histories part;
+/// on PostgreSQL when it is installed, SQLite otherwise.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forked_source_is_refused_naming_where_the_histories_part() {
+    let dir = TempDir::new().unwrap();
+    let dst_url = match postgres_url().await {
+        Some(url) => url,
+        None => format!("sqlite:{}", dir.path().join("dst.sqlite").display()),
+    };
+    let dst = store::open(&dst_url).await.unwrap();
+    let original = generated(&sqlite_url(dir.path()), 30, 1).await;
+    run(&original, &dst).await.unwrap();
+    // A copy aside (a backup), as the tool itself makes one.
+    let aside = store::open("mem:").await.unwrap();
+    run(&original, &aside).await.unwrap();
+    let parted_at = count(&original).await;
+    grow(&Database::open(original.clone(), DB).await.unwrap(), 10, 2).await;
+    run(&original, &dst).await.unwrap();
+    // The backup restored and written to: longer than the original.
+    grow(&Database::open(aside.clone(), DB).await.unwrap(), 15, 9).await;
+
+    let head_before = dst.get(DB, DB).await.unwrap();
+    let err = run(&aside, &dst).await.unwrap_err();
+    match &err {
+        MigrateError::SourceDiverged {
+            first_differing, ..
+        } => assert_eq!(*first_differing, Some(parted_at)),
+        other => panic!("expected the fork refused, got: {other}"),
+    }
+    assert!(err.to_string().contains("fork"), "{err}");
+    assert_eq!(dst.get(DB, DB).await.unwrap(), head_before);
+    // The destination still is the original's copy, and goes on with it.
+    grow(&Database::open(original.clone(), DB).await.unwrap(), 3, 5).await;
+    run(&original, &dst).await.unwrap();
+    let report = migrate::verify(original, dst, DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.is_equal(), "{:?}", report.differences);
+}
+
+/// A destination written by an earlier version has no digest in its
+/// status record: a plain run still compares the destination's last entry
+/// with the source's.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_noted_digest_the_last_entries_are_compared() {
+    let original = generated("mem:", 20, 1).await;
+    let aside = store::open("mem:").await.unwrap();
+    run(&original, &aside).await.unwrap();
+    let parted_at = count(&original).await;
+    grow(&Database::open(original.clone(), DB).await.unwrap(), 5, 2).await;
+    grow(&Database::open(aside.clone(), DB).await.unwrap(), 10, 9).await;
+    let dst = store::open("mem:").await.unwrap();
+    run(&original, &dst).await.unwrap();
+    // The record as earlier versions wrote it.
+    let key = migrate::status_key(DB, "migration-status");
+    let raw = dst.get(DB, &key).await.unwrap().unwrap();
+    let mut status: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert!(
+        status
+            .as_object_mut()
+            .unwrap()
+            .remove("source_entry")
+            .is_some()
+    );
+    let old = serde_json::to_vec(&status).unwrap();
+    assert!(
+        dst.replace(DB, &key, Some(&raw), &old)
+            .await
+            .unwrap()
+            .replaced()
+    );
+
+    let err = run(&aside, &dst).await.unwrap_err();
+    assert!(
+        matches!(err, MigrateError::SourceDiverged { first_differing: Some(f), .. } if f == parted_at),
+        "{err}"
+    );
+}
+
+async fn count(store: &Arc<dyn ValueStore>) -> u64 {
+    let db = Database::open(store.clone(), DB).await.unwrap();
+    db.head().await.unwrap().count
+}
