@@ -333,3 +333,83 @@ fn usage_errors_exit_with_2() {
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     }
 }
+
+/// Runs `cmd`, asserts a usage error (exit 2) naming `flag` and `needle`.
+fn usage_error(cmd: &mut assert_cmd::Command, flag: &str, needle: &str) {
+    let out = cmd.output().expect("run eva-admin");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(flag) && stderr.contains(needle) && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+/// Ids no store should hold, and counts that mean nothing, are usage
+/// errors naming the flag, before anything is opened or written.
+#[test]
+fn absurd_ids_and_counts_are_usage_errors_naming_the_flag() {
+    let f = fixture();
+    let long = "a".repeat(10_000);
+    for (id, needle) in [
+        ("", "empty"),
+        (" ", "white space"),
+        ("a\nb", "U+000A"),
+        ("a\tb", "U+0009"),
+        (long.as_str(), "10000 bytes"),
+    ] {
+        usage_error(
+            &mut eva(&["db", "init", &f.url, "--db", id]),
+            "--db",
+            needle,
+        );
+        usage_error(
+            &mut eva(&["migrate", &f.url, "mem:", "--db", id]),
+            "--db",
+            needle,
+        );
+    }
+    for flag in ["--batch-size", "--concurrency", "--log-every"] {
+        for value in ["0", "18446744073709551615", "-1"] {
+            let arg = format!("{flag}={value}");
+            usage_error(
+                &mut eva(&["migrate", &f.url, "mem:", "--db", "demo", &arg]),
+                flag,
+                "whole number",
+            );
+        }
+    }
+    usage_error(
+        &mut eva(&[
+            "migrate",
+            &f.url,
+            "mem:",
+            "--db",
+            "demo",
+            "--status-suffix",
+            "",
+        ]),
+        "--status-suffix",
+        "empty",
+    );
+    assert!(!f.dir.path().join("store").exists(), "nothing was created");
+}
+
+/// `--connect-timeout` is honoured as given, above the few seconds a
+/// server store is given by default: a server that accepts the connection
+/// and never answers is waited for that long, no longer.
+#[test]
+fn the_connect_timeout_is_honoured_as_given() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://eva@{}/x", silent.local_addr().unwrap());
+    let started = Instant::now();
+    fails_with(
+        &mut eva(&["db", "stats", &url, "--db", "d", "--connect-timeout", "7"]),
+        &["within 7 s"],
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(6_900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}

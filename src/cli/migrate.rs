@@ -14,6 +14,7 @@ use crate::migrate::{
 use crate::store::ValueStore;
 
 use super::GlobalArgs;
+use super::checked_args;
 use super::plugin_args::PluginArgs;
 use super::store_arg::{Create, open_store};
 use crate::db::Database;
@@ -30,12 +31,12 @@ pub struct MigrateArgs {
     /// until the migration is complete.
     pub destination: String,
     /// The database id to migrate.
-    #[arg(long = "db", value_name = "ID")]
+    #[arg(long = "db", value_name = "ID", value_parser = checked_args::database_id)]
     pub db: String,
     /// Write the status record every N entries (but see
     /// --checkpoint-secs); after a crash at most that much is walked again,
     /// and nodes already copied are skipped, not rewritten.
-    #[arg(long, default_value_t = 25, value_name = "N")]
+    #[arg(long, default_value_t = 25, value_name = "N", value_parser = checked_args::log_every)]
     pub log_every: u64,
     /// Write the status record at most once per SECS seconds: each write
     /// first makes the destination durable (an fsync on sled and SQLite),
@@ -45,13 +46,14 @@ pub struct MigrateArgs {
           value_parser = parse_checkpoint)]
     pub checkpoint_secs: std::time::Duration,
     /// The status record is stored at `<ID>.<SUFFIX>` in the destination.
-    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX")]
+    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX",
+          value_parser = checked_args::key_suffix)]
     pub status_suffix: String,
     /// Nodes per destination write (one round trip each).
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = checked_args::batch_size)]
     pub batch_size: usize,
     /// Parallel source reads when a node's children are fetched.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = checked_args::concurrency)]
     pub concurrency: usize,
     /// Walk the source and count what would be written; write nothing.
     #[arg(long)]
@@ -76,10 +78,11 @@ pub struct StatusArgs {
     /// The destination store of a migration.
     pub destination: String,
     /// The database id.
-    #[arg(long = "db", value_name = "ID")]
+    #[arg(long = "db", value_name = "ID", value_parser = checked_args::database_id)]
     pub db: String,
     /// The suffix given to `migrate --status-suffix`.
-    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX")]
+    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX",
+          value_parser = checked_args::key_suffix)]
     pub status_suffix: String,
     /// Print the record as JSON.
     #[arg(long)]
@@ -94,14 +97,15 @@ pub struct VerifyArgs {
     /// The store migrated into.
     pub destination: String,
     /// The database id.
-    #[arg(long = "db", value_name = "ID")]
+    #[arg(long = "db", value_name = "ID", value_parser = checked_args::database_id)]
     pub db: String,
     /// Compare as of this transaction number (default: the destination's latest).
     #[arg(long, value_name = "TX")]
     pub as_of: Option<u64>,
     /// The suffix given to `migrate --status-suffix`: the destination's
     /// head is compared with where the record says the migration left it.
-    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX")]
+    #[arg(long, default_value = migrate::DEFAULT_STATUS_SUFFIX, value_name = "SUFFIX",
+          value_parser = checked_args::key_suffix)]
     pub status_suffix: String,
     /// The destination was made with `migrate --rebuild`: compare it with
     /// the source replayed through the same plugins.

@@ -3,6 +3,7 @@
 //! crate depends on this module.
 
 mod bench;
+mod checked_args;
 mod db;
 mod duration_arg;
 mod logging;

@@ -57,7 +57,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "STORE", requires = "db")]
     pub on: Option<String>,
     /// The database id in that store.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::checked_args::database_id)]
     pub db: Option<String>,
     /// How many tx-log entries to run through the plugin.
     #[arg(long, default_value_t = 50, value_name = "N")]

@@ -27,7 +27,7 @@ pub(super) struct StoreArgs {
 
     /// The database id inside the store. A store holds many databases;
     /// each id is its own namespace of keys.
-    #[arg(long = "db", value_name = "ID")]
+    #[arg(long = "db", value_name = "ID", value_parser = super::checked_args::database_id)]
     pub db: String,
 }
 
@@ -94,7 +94,8 @@ pub(super) async fn open_store(
         );
     }
     tracing::info!(store = %shown, "opening store");
-    match tokio::time::timeout(timeout, crate::store::open(url)).await {
+    let open = crate::store::open_within(url, timeout);
+    match tokio::time::timeout(timeout, open).await {
         Ok(store) => Ok(store?),
         Err(_) => bail!(
             "store `{shown}` did not answer within {} s (is the server running and reachable? \

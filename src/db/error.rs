@@ -28,6 +28,14 @@ pub enum DbError {
         /// The store's URL.
         url: String,
     },
+    /// A database id no store should hold (see `model::check_database_id`).
+    #[error("`{id}` cannot be a database id: {reason}")]
+    InvalidId {
+        /// The id, escaped for display.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// `db init` on an id that is taken.
     #[error("database `{id}` already exists in store `{url}`")]
     DatabaseExists {

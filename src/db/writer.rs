@@ -123,6 +123,10 @@ impl Database {
         instant_ms: i64,
         shape: TreeShape,
     ) -> Result<Database, DbError> {
+        model::check_database_id(id).map_err(|reason| DbError::InvalidId {
+            id: id.escape_debug().to_string(),
+            reason,
+        })?;
         if store.get(id, id).await?.is_some() {
             return Err(exists(&store, id));
         }

@@ -2,6 +2,7 @@
 //! kinds and their versioned binary codec. See `docs/format.md`.
 
 mod codec;
+mod database_id;
 mod datom;
 mod links;
 mod named;
@@ -13,6 +14,7 @@ pub use codec::{
     CodecError, FORMAT_VERSION, check_stored, decode, decode_at, encode, hex, index_node_key,
     sha256_hex,
 };
+pub use database_id::{MAX_DATABASE_ID_BYTES, check_database_id};
 pub use datom::{Datom, EntityId, Index, Partition, entity_id, partition_of, tx_entity};
 pub use links::child_keys_of;
 pub use named::NamedDatom;

@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use instrumented::{Counters, InstrumentedStore};
 pub use mem::MemStore;
 pub use timed::{CallKind, CallTotals, TimedStore};
-pub use url::{StoreUrl, open, redact_url};
+pub use url::{StoreUrl, open, open_within, redact_url};
 
 use async_trait::async_trait;
 

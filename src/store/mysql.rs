@@ -4,14 +4,14 @@
 //! created when missing. Every statement runs on its own (autocommit).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Pool, Row, Value};
 
 use super::sql::{
-    MAX_KEYS_PER_LOOKUP, MAX_ROWS_PER_STATEMENT, MYSQL_DDL, OPEN_TIMEOUT, chunk_entries,
-    placeholders,
+    MAX_KEYS_PER_LOOKUP, MAX_ROWS_PER_STATEMENT, MYSQL_DDL, chunk_entries, placeholders, show_secs,
 };
 use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore, redact_url};
 
@@ -38,14 +38,15 @@ pub struct MysqlStore {
     max_bytes: usize,
 }
 
-/// Runs `fut` with the open timeout, turning both failure kinds into a reason.
+/// Runs `fut` within `limit`, turning both failure kinds into a reason.
 async fn timed<T>(
     what: &str,
+    limit: Duration,
     fut: impl Future<Output = mysql_async::Result<T>>,
 ) -> Result<T, String> {
-    tokio::time::timeout(OPEN_TIMEOUT, fut)
+    tokio::time::timeout(limit, fut)
         .await
-        .map_err(|_| format!("{what}: no answer within {} s", OPEN_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("{what}: no answer within {}", show_secs(limit)))?
         .map_err(|e| format!("{what}: {e}"))
 }
 
@@ -59,7 +60,8 @@ impl MysqlStore {
     /// is the URL as the user wrote it), creates the database when the URL
     /// names one that is missing (`eva` when it names none), and the `eva_kv` table. Fails within a few
     /// seconds when the server does not answer.
-    pub async fn open(conn: &str, url: &str) -> Result<MysqlStore, StoreError> {
+    /// Each step of opening is given at most `limit`.
+    pub async fn open(conn: &str, url: &str, limit: Duration) -> Result<MysqlStore, StoreError> {
         let shown = redact_url(url);
         let failed = |reason: String| StoreError::Open {
             url: shown.clone(),
@@ -72,9 +74,11 @@ impl MysqlStore {
 
         let db = opts.db_name().unwrap_or(DEFAULT_DATABASE).to_string();
         let admin = OptsBuilder::from_opts(opts.clone()).db_name(None::<String>);
-        let mut c = timed("connect", Conn::new(admin)).await.map_err(&failed)?;
+        let mut c = timed("connect", limit, Conn::new(admin))
+            .await
+            .map_err(&failed)?;
         let create = format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&db));
-        timed("create database", c.query_drop(create))
+        timed("create database", limit, c.query_drop(create))
             .await
             .map_err(&failed)?;
         // Best effort: the server drops the connection anyway.
@@ -82,12 +86,15 @@ impl MysqlStore {
         let opts: Opts = OptsBuilder::from_opts(opts).db_name(Some(db)).into();
 
         let pool = Pool::new(opts);
-        let mut c = timed("connect", pool.get_conn()).await.map_err(&failed)?;
-        timed("create table eva_kv", c.query_drop(MYSQL_DDL))
+        let mut c = timed("connect", limit, pool.get_conn())
+            .await
+            .map_err(&failed)?;
+        timed("create table eva_kv", limit, c.query_drop(MYSQL_DDL))
             .await
             .map_err(&failed)?;
         let packet: Option<u64> = timed(
             "read max_allowed_packet",
+            limit,
             c.query_first("SELECT @@max_allowed_packet"),
         )
         .await

@@ -8,12 +8,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::sql::{
-    MAX_KEYS_PER_LOOKUP, MAX_ROWS_PER_STATEMENT, OPEN_TIMEOUT, POSTGRES_DDL, chunk_entries,
+    MAX_KEYS_PER_LOOKUP, MAX_ROWS_PER_STATEMENT, POSTGRES_DDL, chunk_entries, show_secs,
 };
 use super::{CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore, redact_url};
 
@@ -30,12 +31,13 @@ const DEADLOCK_RETRIES: u32 = 3;
 pub struct PostgresStore {
     url: String,
     config: Config,
+    open_timeout: Duration,
     clients: Vec<Mutex<Arc<Client>>>,
     next: AtomicUsize,
 }
 
 /// Connects one client and spawns the task driving its connection.
-async fn connect(config: &Config) -> Result<Client, String> {
+async fn connect(config: &Config, limit: Duration) -> Result<Client, String> {
     let connecting = async {
         let (client, connection) = config.connect(NoTls).await.map_err(|e| describe(&e))?;
         tokio::spawn(async move {
@@ -45,9 +47,9 @@ async fn connect(config: &Config) -> Result<Client, String> {
         });
         Ok(client)
     };
-    tokio::time::timeout(OPEN_TIMEOUT, connecting)
+    tokio::time::timeout(limit, connecting)
         .await
-        .map_err(|_| format!("no answer within {} s", OPEN_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("no answer within {}", show_secs(limit)))?
 }
 
 /// The server's own message when there is one (e.g. "database \"x\" does not
@@ -70,7 +72,8 @@ impl PostgresStore {
     /// Connects to the server and database the URL names and creates the
     /// `eva_kv` table when missing. Fails within a few seconds when the
     /// server does not answer.
-    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+    /// Each step of opening (and each reconnect) is given at most `limit`.
+    pub async fn open(url: &str, limit: Duration) -> Result<PostgresStore, StoreError> {
         let shown = redact_url(url);
         let failed = |reason: String| StoreError::Open {
             url: shown.clone(),
@@ -78,22 +81,23 @@ impl PostgresStore {
         };
         let mut config: Config = url.parse().map_err(|e| failed(describe(&e)))?;
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(OPEN_TIMEOUT);
+            config.connect_timeout(limit);
         }
-        let first = connect(&config).await.map_err(&failed)?;
-        tokio::time::timeout(OPEN_TIMEOUT, first.batch_execute(POSTGRES_DDL))
+        let first = connect(&config, limit).await.map_err(&failed)?;
+        tokio::time::timeout(limit, first.batch_execute(POSTGRES_DDL))
             .await
             .map_err(|_| failed("creating the table timed out".into()))?
             .map_err(|e| failed(format!("cannot create table eva_kv: {}", describe(&e))))?;
         let mut clients = vec![Mutex::new(Arc::new(first))];
         for _ in 1..CLIENTS {
             clients.push(Mutex::new(Arc::new(
-                connect(&config).await.map_err(&failed)?,
+                connect(&config, limit).await.map_err(&failed)?,
             )));
         }
         Ok(PostgresStore {
             url: shown,
             config,
+            open_timeout: limit,
             clients,
             next: AtomicUsize::new(0),
         })
@@ -108,7 +112,7 @@ impl PostgresStore {
             return Ok(client);
         }
         let fresh = Arc::new(
-            connect(&self.config)
+            connect(&self.config, self.open_timeout)
                 .await
                 .map_err(|reason| StoreError::io(&self.url, op, reason))?,
         );

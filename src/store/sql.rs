@@ -40,6 +40,11 @@ pub(crate) const MYSQL_DDL: &str = "CREATE TABLE IF NOT EXISTS eva_kv (
 /// the table) before it is reported as unreachable.
 pub(crate) const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A timeout as messages show it: `5 s`, `1.5 s`.
+pub(crate) fn show_secs(limit: Duration) -> String {
+    format!("{} s", limit.as_secs_f64())
+}
+
 /// At most this many rows go into one statement.
 pub(crate) const MAX_ROWS_PER_STATEMENT: usize = 1000;
 

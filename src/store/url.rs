@@ -1,6 +1,7 @@
 //! Store URLs: parsing, password masking, and opening the right backend.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{
     StoreError, ValueStore, mem::MemStore, mysql::MysqlStore, postgres::PostgresStore,
@@ -61,14 +62,21 @@ impl StoreUrl {
     }
 }
 
-/// Opens the store a URL names, creating its file or table when missing.
+/// Opens the store a URL names, creating its file or table when missing;
+/// a server gets a few seconds to answer.
 pub async fn open(url: &str) -> Result<Arc<dyn ValueStore>, StoreError> {
+    open_within(url, crate::store::sql::OPEN_TIMEOUT).await
+}
+
+/// [`open`], a server given at most `limit` for each step of opening
+/// (connecting, creating the table) and each reconnect.
+pub async fn open_within(url: &str, limit: Duration) -> Result<Arc<dyn ValueStore>, StoreError> {
     Ok(match StoreUrl::parse(url)? {
         StoreUrl::Mem(name) => Arc::new(MemStore::open(name)),
         StoreUrl::Sled(path) => Arc::new(SledStore::open(&path, url)?),
         StoreUrl::Sqlite(path) => Arc::new(SqliteStore::open(&path, url).await?),
-        StoreUrl::Postgres(conn) => Arc::new(PostgresStore::open(&conn).await?),
-        StoreUrl::Mysql(conn) => Arc::new(MysqlStore::open(&conn, url).await?),
+        StoreUrl::Postgres(conn) => Arc::new(PostgresStore::open(&conn, limit).await?),
+        StoreUrl::Mysql(conn) => Arc::new(MysqlStore::open(&conn, url, limit).await?),
     })
 }
 
