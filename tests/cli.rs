@@ -413,3 +413,40 @@ fn the_connect_timeout_is_honoured_as_given() {
         "{took:?}"
     );
 }
+
+/// Hostile nesting through the binary (stdin, a JSON file, a `db datoms`
+/// component) is an input error naming where, not a stack overflow.
+#[test]
+fn deep_nesting_is_an_input_error_not_a_crash() {
+    let f = database_with_schema();
+    let deep = "[".repeat(10_000);
+    fails_with(
+        eva(&["db", "transact", &f.url, "--db", "people"]).write_stdin(deep.as_str()),
+        &["nesting deeper than 128"],
+    );
+    let json = f.dir.path().join("deep.json");
+    std::fs::write(&json, "[".repeat(100_000)).unwrap();
+    fails_with(
+        &mut eva(&[
+            "db",
+            "transact",
+            &f.url,
+            "--db",
+            "people",
+            json.to_str().unwrap(),
+        ]),
+        &["nesting deeper than 128"],
+    );
+    fails_with(
+        &mut eva(&[
+            "db", "datoms", &f.url, "--db", "people", "--index", "eavt", &deep,
+        ]),
+        &["nesting deeper than 128"],
+    );
+    // A byte-order mark before a transaction is not an error.
+    let out = succeeds(
+        eva(&["db", "transact", &f.url, "--db", "people"])
+            .write_stdin("\u{feff}[[:db/add \"b\" :person/age 3]]"),
+    );
+    assert!(out.contains("committed transaction"), "{out}");
+}
