@@ -737,3 +737,79 @@ async fn put_status(dst: &dyn ValueStore, raw: &[u8], status: &migrate::Migratio
     let outcome = dst.replace(DB, &key, Some(raw), &bytes).await.unwrap();
     assert!(outcome.replaced());
 }
+
+/// A destination where someone runs `db init` under the same id the moment
+/// the run has moved the tx-log head (before its database-info lands).
+struct InitAfterHeadMove {
+    inner: Arc<dyn ValueStore>,
+}
+
+#[async_trait::async_trait]
+impl ValueStore for InitAfterHeadMove {
+    fn url(&self) -> &str {
+        self.inner.url()
+    }
+    async fn get_many(
+        &self,
+        ns: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, store::StoreError> {
+        self.inner.get_many(ns, keys).await
+    }
+    async fn create_many(
+        &self,
+        ns: &str,
+        entries: &[store::Entry],
+    ) -> Result<Vec<store::CreateOutcome>, store::StoreError> {
+        self.inner.create_many(ns, entries).await
+    }
+    async fn replace(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<store::ReplaceOutcome, store::StoreError> {
+        let outcome = self.inner.replace(ns, key, expected, new).await?;
+        if ns == DB && matches!(model::decode(new), Ok(Node::TxLogHead(_))) {
+            let other = model::DatabaseInfo {
+                database_id: DB.to_string(),
+                tx_log: "another-log".to_string(),
+                identity: "another-identity".to_string(),
+            };
+            let bytes = model::encode(&Node::DatabaseInfo(other));
+            self.inner.create(DB, DB, &bytes).await?;
+        }
+        Ok(outcome)
+    }
+    async fn scan(
+        &self,
+        ns: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<store::Entry>, store::StoreError> {
+        self.inner.scan(ns, after, limit).await
+    }
+}
+
+/// Database-info taken by another writer after the head moved: the message
+/// says the head moved and every node is stored — not "nothing was
+/// written" — and names the way out.
+#[tokio::test]
+async fn database_info_taken_after_the_head_moved_is_told_as_it_is() {
+    let mut source = Source::create(mem()).await;
+    source.grow(5, 3).await;
+    let dst: Arc<dyn ValueStore> = Arc::new(InitAfterHeadMove { inner: mem() });
+    let err = migrate_all_err(source.store(), dst).await;
+    assert!(
+        matches!(err, MigrateError::InfoChangedAfterHeadMoved { head } if head == 7),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("after the run had moved the tx-log head to 7")
+            && text.contains("fresh destination")
+            && !text.contains("did not move"),
+        "{text}"
+    );
+}

@@ -310,7 +310,13 @@ async fn move_roots(
             info_bytes,
             "database-info",
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            MigrateError::DestinationChanged { .. } if moves_head => {
+                MigrateError::InfoChangedAfterHeadMoved { head: end }
+            }
+            other => other,
+        })?;
         flush().await?;
         return Ok(None);
     }

@@ -59,6 +59,16 @@ pub enum MigrateError {
         /// Entries in the destination.
         destination_count: u64,
     },
+    /// Database-info changed in the destination after this run had moved
+    /// the tx-log head: the nodes and the head are this run's, the
+    /// database-info is someone else's.
+    #[error(
+        "the destination's database-info changed during this run, after the run had moved the tx-log head to {head} (every node below it is stored): someone else wrote a database under this id (a `db init`?). The destination no longer holds only this database; migrate into a fresh destination, or remove the other database there and run the same command again"
+    )]
+    InfoChangedAfterHeadMoved {
+        /// The head count this run moved the head to.
+        head: u64,
+    },
     /// The destination changed since the status record was written (property 3).
     #[error(
         "destination changed since the last migration run: {what}. Someone else is writing there; a migration destination must not be written to. This run did not move the destination's roots (nodes it copied stay, unreachable until a run completes): stop the other writer, then run the same command again"
