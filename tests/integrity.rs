@@ -260,3 +260,57 @@ async fn count(store: &Arc<dyn ValueStore>) -> u64 {
     let db = Database::open(store.clone(), DB).await.unwrap();
     db.head().await.unwrap().count
 }
+
+/// `migrate --repair`: destination index nodes whose bytes no longer match
+/// their key (one changed letter, one cut short) are replaced with the
+/// source's bytes, and nothing else; a node the source holds damaged too is
+/// named, not touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_replaces_exactly_the_damaged_destination_nodes() {
+    let dir = TempDir::new().unwrap();
+    let src = generated(&sqlite_url(dir.path()), 40, 6).await;
+    let dst = store::open(&format!(
+        "sqlite:{}",
+        dir.path().join("dst.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    run(&src, &dst).await.unwrap();
+    let changed = leaf_with_a_string(&dst).await;
+    tamper(&dst, &changed, |b| change_a_letter(b)).await;
+    let db = Database::open(dst.clone(), DB).await.unwrap();
+    let root = db.entry(5).await.unwrap().roots.aevt.unwrap();
+    tamper(&dst, &root, |b| b.truncate(b.len() / 2)).await;
+    let before = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(!before.is_equal());
+
+    let report = migrate::repair(src.as_ref(), dst.as_ref(), DB)
+        .await
+        .unwrap();
+    let mut repaired = report.repaired.clone();
+    repaired.sort();
+    let mut expected = vec![changed.clone(), root.clone()];
+    expected.sort();
+    assert_eq!(repaired, expected);
+    assert_eq!(report.damaged, 2);
+    assert!(report.is_complete());
+    let after = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(after.is_equal(), "{:?}", after.differences);
+
+    // Damaged on both sides: named, left as it is.
+    tamper(&dst, &changed, |b| change_a_letter(b)).await;
+    tamper(&src, &changed, |b| change_a_letter(b)).await;
+    let held = dst.get(DB, &changed).await.unwrap();
+    let report = migrate::repair(src.as_ref(), dst.as_ref(), DB)
+        .await
+        .unwrap();
+    assert!(report.repaired.is_empty());
+    assert_eq!(report.unrepairable.len(), 1);
+    assert_eq!(report.unrepairable[0].0, changed);
+    assert!(report.unrepairable[0].1.contains("damaged too"));
+    assert_eq!(dst.get(DB, &changed).await.unwrap(), held);
+}

@@ -58,6 +58,11 @@ pub struct MigrateArgs {
     /// Walk the source and count what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Instead of migrating, replace the destination's damaged index nodes
+    /// (bytes that do not digest to their key, as `verify` reports them)
+    /// with the source's bytes for the same key; then run `verify`.
+    #[arg(long, conflicts_with_all = ["dry_run", "rebuild"])]
+    pub repair: bool,
     /// Replay the source's transactions through the plugins' transform-tx
     /// hooks and build the destination's indexes afresh, instead of copying
     /// nodes: for rewrites that change sort order (renaming an attribute,
@@ -160,6 +165,9 @@ pub async fn run_migrate(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Resu
     let dst = open(&args.destination, &args.db, Create::Allowed, global)
         .await
         .context("opening the destination")?;
+    if args.repair {
+        return run_repair(src.as_ref(), dst.as_ref(), &args).await;
+    }
     let options = MigrateOptions {
         log_every: args.log_every,
         checkpoint_interval: args.checkpoint_secs,
@@ -291,6 +299,40 @@ pub async fn run_status(args: StatusArgs, global: &GlobalArgs) -> anyhow::Result
         );
     }
     Ok(0)
+}
+
+/// Runs `migrate --repair`; exit code 0 when every damaged node was
+/// repaired (or none was found), 1 otherwise.
+async fn run_repair(
+    src: &dyn ValueStore,
+    dst: &dyn ValueStore,
+    args: &MigrateArgs,
+) -> anyhow::Result<i32> {
+    let report = migrate::repair(src, dst, &args.db)
+        .await
+        .with_context(|| format!("repairing database `{}`", args.db))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} index nodes read: {} damaged, {} repaired from the source",
+            report.nodes_scanned,
+            report.damaged,
+            report.repaired.len()
+        );
+        for (key, why) in &report.unrepairable {
+            println!("  not repaired: {key}: {why}");
+        }
+        if report.damaged > 0 {
+            println!(
+                "check the result with: eva-admin verify {} {} --db {}",
+                src.url(),
+                dst.url(),
+                args.db
+            );
+        }
+    }
+    Ok(if report.is_complete() { 0 } else { 1 })
 }
 
 /// Runs `verify`; exit code 0 when equal, 1 when they differ.

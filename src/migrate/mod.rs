@@ -17,6 +17,7 @@ mod observer;
 mod overlay;
 mod rebuild;
 mod remap;
+mod repair;
 mod run;
 mod status;
 mod tx_xform;
@@ -37,5 +38,6 @@ pub use status::{
 pub use verify::{VerifyOptions, VerifyReport, verify, verify_rebuild, verify_through};
 
 pub use remap::remap_key;
+pub use repair::{RepairReport, repair};
 pub use tx_xform::{TxRejection, TxRule, TxXform, XformTx};
 pub use xform::{KeyedNode, NodeXform, XformFailure, Xforms};
