@@ -314,3 +314,28 @@ async fn repair_replaces_exactly_the_damaged_destination_nodes() {
     assert!(report.unrepairable[0].1.contains("damaged too"));
     assert_eq!(dst.get(DB, &changed).await.unwrap(), held);
 }
+
+/// A value another tool stored as TEXT instead of BLOB is refused naming
+/// its key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_stored_as_text_is_named() {
+    let dir = TempDir::new().unwrap();
+    let src = generated(&sqlite_url(dir.path()), 10, 2).await;
+    let key = leaf_with_a_string(&src).await;
+    let file = dir.path().join("store.sqlite");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE eva_kv SET val = CAST(val AS TEXT) WHERE id = ?1",
+            [&key],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let dst = store::open("mem:").await.unwrap();
+    let text = format!("{:#}", run(&src, &dst).await.unwrap_err());
+    assert!(
+        text.contains(&key) && text.contains("stored as Text, not as a BLOB"),
+        "{text}"
+    );
+}

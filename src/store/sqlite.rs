@@ -71,6 +71,26 @@ impl SqliteStore {
     }
 }
 
+/// The value column of `row` (read at `key`) as bytes. Values are BLOBs;
+/// one stored with another type (by another tool) is refused naming the
+/// key, rather than read as something it may not be.
+fn blob(row: &rusqlite::Row<'_>, key: &str) -> Result<Vec<u8>, rusqlite::Error> {
+    match row.get_ref(0)? {
+        rusqlite::types::ValueRef::Blob(bytes) => Ok(bytes.to_vec()),
+        other => {
+            let found = other.data_type();
+            Err(rusqlite::Error::FromSqlConversionFailure(
+                0,
+                found,
+                format!(
+                    "the value at key `{key}` is stored as {found}, not as a BLOB (written by another tool?); store it as a BLOB"
+                )
+                .into(),
+            ))
+        }
+    }
+}
+
 #[async_trait]
 impl ValueStore for SqliteStore {
     fn url(&self) -> &str {
@@ -92,7 +112,7 @@ impl ValueStore for SqliteStore {
                 let mut stmt = tx.prepare_cached(GET)?;
                 keys.iter()
                     .map(|key| {
-                        stmt.query_row(params![namespace, key], |row| row.get::<_, Vec<u8>>(0))
+                        stmt.query_row(params![namespace, key], |row| blob(row, key))
                             .optional()
                     })
                     .collect::<Result<Vec<_>, _>>()?
@@ -124,7 +144,7 @@ impl ValueStore for SqliteStore {
                         outcomes.push(CreateOutcome::Created);
                     } else {
                         let stored: Vec<u8> =
-                            get.query_row(params![namespace, key], |row| row.get(0))?;
+                            get.query_row(params![namespace, key], |row| blob(row, key))?;
                         outcomes.push(CreateOutcome::Existed(stored));
                     }
                 }
@@ -151,7 +171,7 @@ impl ValueStore for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<Vec<u8>> = tx
                 .prepare_cached(GET)?
-                .query_row(params![namespace, key], |row| row.get(0))
+                .query_row(params![namespace, key], |row| blob(row, &key))
                 .optional()?;
             if current != expected {
                 return Ok(ReplaceOutcome::Mismatch(current));
