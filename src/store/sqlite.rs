@@ -19,11 +19,25 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
 }
 
+/// Why opening may fail at `path` that the driver does not say: the file or
+/// its directory is read-only, and SQLite writes beside the file (its WAL
+/// and shared-memory files) even to read.
+fn read_only_hint(path: &std::path::Path) -> Option<&'static str> {
+    let read_only =
+        |p: &std::path::Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().readonly());
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir_read_only = dir.is_some_and(read_only);
+    (read_only(path) || dir_read_only).then_some(
+        " (the file or its directory is read-only: SQLite writes its WAL and lock files beside the file even to read; copy it somewhere writable, or grant write access)",
+    )
+}
+
 const GET: &str = "SELECT val FROM eva_kv WHERE namespace = ?1 AND id = ?2";
 
 impl SqliteStore {
     /// Opens (or creates) the SQLite file at `path` and its `eva_kv` table.
     pub async fn open(path: &str, url: &str) -> Result<SqliteStore, StoreError> {
+        let hint = read_only_hint(std::path::Path::new(path));
         let path = path.to_string();
         let shown = url.to_string();
         let open = move || -> Result<Connection, rusqlite::Error> {
@@ -43,7 +57,7 @@ impl SqliteStore {
             })?
             .map_err(|e| StoreError::Open {
                 url: shown.clone(),
-                reason: e.to_string(),
+                reason: format!("{e}{}", hint.unwrap_or_default()),
             })?;
         Ok(SqliteStore {
             url: shown,
@@ -217,5 +231,24 @@ impl ValueStore for SqliteStore {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read-only file (or directory) is named as the likely cause; a
+    /// writable one is not blamed.
+    #[test]
+    fn a_read_only_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.sqlite");
+        std::fs::write(&file, b"").unwrap();
+        assert_eq!(read_only_hint(&file), None);
+        let mut perms = std::fs::metadata(&file).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&file, perms).unwrap();
+        assert!(read_only_hint(&file).unwrap().contains("read-only"));
     }
 }
