@@ -194,10 +194,7 @@ fn same_index(before: Index, after: Index) -> Result<(), String> {
 }
 
 fn sorted(index: Index, datoms: &[Datom], what: &str) -> Result<(), String> {
-    match datoms
-        .windows(2)
-        .position(|w| index.cmp(&w[0], &w[1]) != Ordering::Less)
-    {
+    match index.first_unsorted(datoms) {
         Some(i) => Err(format!(
             "{what} are not sorted in {} order (position {} and {})",
             index.name(),

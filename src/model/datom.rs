@@ -86,6 +86,15 @@ impl Index {
         }
     }
 
+    /// The first position `i` where `datoms[i] < datoms[i + 1]` fails in
+    /// this index's order (a duplicate fails too); `None` when strictly
+    /// sorted. What the writer guarantees and every checker checks.
+    pub fn first_unsorted(self, datoms: &[Datom]) -> Option<usize> {
+        datoms
+            .windows(2)
+            .position(|w| self.cmp(&w[0], &w[1]) != Ordering::Less)
+    }
+
     /// Compares two datoms in this index's order. Datoms with equal
     /// (e, a, v) are adjacent in every order and sorted by tx, then
     /// retraction before assertion.

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use crate::model::{Datom, Index, IndexInner, IndexLeaf};
+use crate::model::{Index, IndexInner, IndexLeaf};
 
 use super::super::{INNER_CAPACITY, LEAF_CAPACITY};
 use super::nodes::IndexNode;
@@ -57,7 +57,7 @@ pub(super) fn check_leaf(index: Index, key: &str, leaf: &IndexLeaf) -> Vec<Fault
             leaf.datoms.len()
         )));
     }
-    if let Some(i) = unsorted(index, &leaf.datoms) {
+    if let Some(i) = index.first_unsorted(&leaf.datoms) {
         faults.push(fault(format!(
             "datoms {i} and {} of the leaf are not in strictly increasing {} order",
             i + 1,
@@ -91,7 +91,7 @@ pub(super) fn check_inner(index: Index, key: &str, inner: &IndexInner) -> Vec<Fa
             inner.separators.len()
         )));
     }
-    if let Some(i) = unsorted(index, &inner.separators) {
+    if let Some(i) = index.first_unsorted(&inner.separators) {
         faults.push(fault(format!(
             "separators {i} and {} are not in strictly increasing {} order",
             i + 1,
@@ -161,14 +161,6 @@ pub(super) fn check_children(
     (faults, heights)
 }
 
-/// The first position `i` where `datoms[i] < datoms[i + 1]` fails.
-fn unsorted(index: Index, datoms: &[Datom]) -> Option<usize> {
-    datoms.windows(2).position(|w| match w {
-        [x, y] => index.cmp(x, y) != Ordering::Less,
-        _ => false,
-    })
-}
-
 /// `EAVT`, as messages name an index.
 pub(super) fn upper(index: Index) -> String {
     index.name().to_uppercase()
@@ -178,7 +170,7 @@ pub(super) fn upper(index: Index) -> String {
 mod tests {
     use super::*;
     use crate::db::check::summary::Summary;
-    use crate::model::Value;
+    use crate::model::{Datom, Value};
 
     fn d(e: u64) -> Datom {
         Datom {
