@@ -70,7 +70,8 @@ pub async fn repair(
         };
         after = Some(last.clone());
         for (key, bytes) in page {
-            if key == tx_log || !is_index_node_key(&key) {
+            // The head, and database-info when the id itself is a UUID.
+            if key == tx_log || key == id || !is_index_node_key(&key) {
                 continue;
             }
             report.nodes_scanned += 1;
