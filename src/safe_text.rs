@@ -53,9 +53,10 @@ pub fn key(text: &str) -> String {
 }
 
 /// Invisible characters that reorder or hide text (bidirectional
-/// overrides, zero-width joiners): as misleading as escape sequences.
-fn is_format_control(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+/// overrides and isolates, zero-width spaces and joiners, the byte-order
+/// mark): as misleading as escape sequences, in guest text and in ids.
+pub fn is_format_control(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::db::DbError;
 use crate::model::{DatabaseInfo, entry_key, sha256_hex};
 use crate::store::ValueStore;
 
@@ -24,16 +25,20 @@ pub struct SourceEntryDigest {
     pub sha256: String,
 }
 
-/// Reads entry `tx` of the source and digests it, for the status record.
+/// Reads entry `tx` of the source (one the run copied, so present) and
+/// digests it, for the status record.
 pub(crate) async fn digest_source_entry(
     src: &dyn ValueStore,
     info: &DatabaseInfo,
     tx: u64,
 ) -> Result<SourceEntryDigest, MigrateError> {
-    let bytes = read_entry(src, info, tx, Side::Source).await?;
+    let key = entry_key(&info.tx_log, tx);
+    let bytes = read_entry(src, info, tx, Side::Source)
+        .await?
+        .ok_or(MigrateError::Source(DbError::MissingNode { key }))?;
     Ok(SourceEntryDigest {
         tx,
-        sha256: sha256_hex(bytes.as_deref().unwrap_or_default()),
+        sha256: sha256_hex(&bytes),
     })
 }
 

@@ -21,7 +21,10 @@ pub fn check_database_id(id: &str) -> Result<(), String> {
             id.len()
         ));
     }
-    if let Some(c) = id.chars().find(|&c| c.is_control() || is_invisible(c)) {
+    if let Some(c) = id
+        .chars()
+        .find(|&c| c.is_control() || crate::safe_text::is_format_control(c))
+    {
         return Err(format!(
             "it holds the character U+{:04X}, which a terminal does not show as itself",
             c as u32
@@ -31,12 +34,6 @@ pub fn check_database_id(id: &str) -> Result<(), String> {
         return Err("it starts or ends with white space".to_string());
     }
     Ok(())
-}
-
-/// Format characters that change how text around them is shown (bidi
-/// controls, zero-width characters, the byte-order mark).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 #[cfg(test)]

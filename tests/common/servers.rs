@@ -1,7 +1,7 @@
 //! Real PostgreSQL and MariaDB servers for the integration tests.
 //!
 //! Each test process starts at most one of each, lazily, on a free localhost
-//! port in a temporary directory (see `SERVERS.md` in the design docs). A
+//! port in a temporary directory (binaries from `.ci/install-servers.sh`). A
 //! small detached watchdog shell stops the servers and deletes their
 //! directories once the test process has exited, however it exits (normal
 //! end, panic, Ctrl-C, kill), so `cargo test` leaves nothing running.
