@@ -450,3 +450,55 @@ fn deep_nesting_is_an_input_error_not_a_crash() {
     );
     assert!(out.contains("committed transaction"), "{out}");
 }
+
+/// An entry left past the head (a writer stopped before its head move)
+/// blocks the next transaction, naming `db repair`; `db repair` shows it
+/// (`--dry-run`), takes it back, and the next transaction commits.
+#[test]
+fn db_repair_takes_back_what_a_stopped_writer_left() {
+    use eva_admin::model::{Node, encode_at, entry_key};
+    let f = database_with_schema();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = eva_admin::store::open(&f.url).await.expect("open");
+        let db = eva_admin::db::Database::open(store.clone(), "people")
+            .await
+            .expect("database");
+        let mut left = db.entry(1).await.expect("entry 1");
+        left.tx = 2;
+        let key = entry_key(&db.info().tx_log, 2);
+        let bytes = encode_at(&key, &Node::TxLogEntry(left));
+        assert!(
+            store
+                .create("people", &key, &bytes)
+                .await
+                .expect("create")
+                .created()
+        );
+        store.flush().await.expect("flush");
+    });
+    drop(runtime);
+    let transact = || {
+        let mut cmd = eva(&["db", "transact", &f.url, "--db", "people"]);
+        cmd.write_stdin(r#"[[:db/add "ann" :person/name "Ann"]]"#);
+        cmd
+    };
+    fails_with(&mut transact(), &["transaction 2 was taken", "db repair"]);
+    let repair = |extra: &[&str]| {
+        let mut args = vec!["db", "repair", &f.url, "--db", "people"];
+        args.extend_from_slice(extra);
+        succeeds(&mut eva(&args))
+    };
+    let dry = repair(&["--dry-run"]);
+    assert!(dry.contains("would take back 1 uncommitted entry"), "{dry}");
+    fails_with(&mut transact(), &["db repair"]);
+    let done = repair(&[]);
+    assert!(
+        done.contains("took back 1 uncommitted entry") && done.contains("2 committed"),
+        "{done}"
+    );
+    let out = succeeds(&mut transact());
+    assert!(out.contains("committed transaction 2"), "{out}");
+    let again = repair(&["--json"]);
+    assert!(again.contains("\"left_behind\":[]"), "{again}");
+}

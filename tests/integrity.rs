@@ -13,6 +13,7 @@ use eva_admin::db::{Database, DatomQuery, DbError, read_node};
 use eva_admin::migrate::{self, MigrateError, MigrateOptions, NoObserver, VerifyOptions};
 use eva_admin::model::{CodecError, Index, Node, Value, index_node_key};
 use eva_admin::store::{self, ValueStore};
+use proptest::prelude::*;
 use tempfile::TempDir;
 
 use common::servers::{postgres_url, sqlite_url};
@@ -338,4 +339,176 @@ async fn a_value_stored_as_text_is_named() {
         text.contains(&key) && text.contains("stored as Text, not as a BLOB"),
         "{text}"
     );
+}
+
+/// One kind of damage to one stored value.
+#[derive(Debug, Clone)]
+enum Damage {
+    /// One byte changed (`xor` is never 0).
+    Flip { at: usize, xor: u8 },
+    /// Cut to a shorter length.
+    Truncate { at: usize },
+    /// Exchanged with another key's value.
+    Swap { with: usize },
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(at, xor)| Damage::Flip { at, xor }),
+        any::<usize>().prop_map(|at| Damage::Truncate { at }),
+        any::<usize>().prop_map(|with| Damage::Swap { with }),
+    ]
+}
+
+/// Every key the database holds in `store`, but the migration's status
+/// record: operational notes, not the database (a damaged one is named
+/// where it is parsed or read as another head).
+async fn database_keys(store: &Arc<dyn ValueStore>) -> Vec<String> {
+    let status = migrate::status_key(DB, migrate::DEFAULT_STATUS_SUFFIX);
+    let mut keys = Vec::new();
+    loop {
+        let page = store.scan(DB, keys.last().map(String::as_str), 500).await;
+        let page = page.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        keys.extend(page.into_iter().map(|(k, _)| k));
+    }
+    keys.retain(|k| *k != status);
+    keys
+}
+
+/// Applies `damage` to the value at `keys[pick]`; returns what it did.
+async fn apply(
+    store: &Arc<dyn ValueStore>,
+    keys: &[String],
+    pick: usize,
+    damage: &Damage,
+) -> String {
+    let key = &keys[pick % keys.len()];
+    let before = store.get(DB, key).await.unwrap().unwrap();
+    let put = |key: &str, old: &[u8], new: Vec<u8>| {
+        let store = store.clone();
+        let key = key.to_string();
+        let old = old.to_vec();
+        async move {
+            assert_ne!(old, new, "damage changes the value");
+            let done = store.replace(DB, &key, Some(&old), &new).await.unwrap();
+            assert!(done.replaced());
+        }
+    };
+    match *damage {
+        Damage::Flip { at, xor } => {
+            let mut after = before.clone();
+            let at = at % after.len();
+            after[at] ^= xor;
+            put(key, &before, after).await;
+            format!("byte {at} of `{key}` ^ {xor:#04x}")
+        }
+        Damage::Truncate { at } => {
+            let at = at % before.len();
+            put(key, &before, before[..at].to_vec()).await;
+            format!("`{key}` cut to {at} of {} bytes", before.len())
+        }
+        Damage::Swap { with } => {
+            let others: Vec<&String> = keys.iter().filter(|k| *k != key).collect();
+            let other = others[with % others.len()];
+            let theirs = store.get(DB, other).await.unwrap().unwrap();
+            put(key, &before, theirs.clone()).await;
+            put(other, &theirs, before).await;
+            format!("`{key}` and `{other}` swapped")
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random damage to any value of a database in a SQLite store — one
+    /// byte changed, a value cut short, two values swapped — is never
+    /// silently accepted: in a source, the migration refuses it; in a
+    /// destination, verify reports it.
+    #[test]
+    fn random_damage_is_refused_or_reported(
+        seed in 0u64..1_000,
+        txs in 2u64..10,
+        in_source: bool,
+        pick: usize,
+        damage in damage(),
+    ) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let dir = TempDir::new().unwrap();
+            let src = generated(&sqlite_url(dir.path()), txs, seed).await;
+            let dst_url = format!("sqlite:{}", dir.path().join("dst.sqlite").display());
+            let dst = store::open(&dst_url).await.unwrap();
+            if in_source {
+                let what = apply(&src, &database_keys(&src).await, pick, &damage).await;
+                let outcome = run(&src, &dst).await;
+                assert!(outcome.is_err(), "{what} in the source was copied silently");
+            } else {
+                run(&src, &dst).await.unwrap();
+                let what = apply(&dst, &database_keys(&dst).await, pick, &damage).await;
+                let outcome = migrate::verify(src, dst, DB, &VerifyOptions::default()).await;
+                if let Ok(report) = outcome {
+                    assert!(!report.is_equal(), "{what} in the destination: verify says equal");
+                }
+            }
+        });
+    }
+}
+
+/// A store written before database-info, heads and entries were sealed
+/// (docs/format.md, "Sealed nodes") still reads, grows (its unsealed head
+/// moves; new entries and the head are sealed) and migrates equal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_written_before_sealing_reads_grows_and_migrates() {
+    let dir = TempDir::new().unwrap();
+    let src = generated(&sqlite_url(dir.path()), 6, 4).await;
+    let mut unsealed = 0;
+    for key in database_keys(&src).await {
+        let bytes = src.get(DB, &key).await.unwrap().unwrap();
+        if bytes[0] == eva_admin::model::SEALED_VERSION {
+            let plain = eva_admin::model::encode(&eva_admin::model::decode(&bytes).unwrap());
+            assert!(
+                src.replace(DB, &key, Some(&bytes), &plain)
+                    .await
+                    .unwrap()
+                    .replaced()
+            );
+            unsealed += 1;
+        }
+    }
+    let db = Database::open(src.clone(), DB).await.unwrap();
+    let before = db.head().await.unwrap().count;
+    assert_eq!(unsealed, 2 + before, "database-info, head and every entry");
+
+    grow(&db, 3, 5).await;
+    let count = db.head().await.unwrap().count;
+    assert_eq!(count, before + 3);
+    let log = db.info().tx_log.clone();
+    let head = src.get(DB, &log).await.unwrap().unwrap();
+    assert_eq!(
+        head[0],
+        eva_admin::model::SEALED_VERSION,
+        "the head moved, sealed"
+    );
+    let entry = src
+        .get(DB, &eva_admin::model::entry_key(&log, 9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        entry[0],
+        eva_admin::model::SEALED_VERSION,
+        "new entries sealed"
+    );
+
+    let dst = store::open("mem:").await.unwrap();
+    run(&src, &dst).await.unwrap();
+    let report = migrate::verify(src, dst, DB, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.is_equal(), "{:?}", report.differences);
+    assert_eq!(report.entries_compared, count);
 }

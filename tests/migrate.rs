@@ -400,7 +400,7 @@ async fn never_overwrites_a_node_that_differs() {
         .info()
         .clone();
     let key = model::entry_key(&info.tx_log, 5);
-    let foreign = model::encode(&Node::TxLogHead(model::TxLogHead { count: 99 }));
+    let foreign = model::encode_at(&key, &Node::TxLogHead(model::TxLogHead { count: 99 }));
     dst.create(DB, &key, &foreign).await.unwrap();
 
     let err = migrate_all_err(source.store(), dst.clone()).await;
@@ -691,7 +691,7 @@ async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run()
     assert_eq!(complete.previous_head, Some(first.end));
 
     let tx_log = source.db.info().tx_log.clone();
-    let head = |count| model::encode(&Node::TxLogHead(model::TxLogHead { count }));
+    let head = |count| model::encode_at(&tx_log, &Node::TxLogHead(model::TxLogHead { count }));
     let set_head = |from: u64, to: u64| {
         let dst = dst.clone();
         let tx_log = tx_log.clone();
@@ -738,14 +738,25 @@ async fn put_status(dst: &dyn ValueStore, raw: &[u8], status: &migrate::Migratio
     assert!(outcome.replaced());
 }
 
-/// A destination where someone runs `db init` under the same id the moment
-/// the run has moved the tx-log head (before its database-info lands).
-struct InitAfterHeadMove {
+/// A destination where something happens the moment a run moves the tx-log
+/// head.
+struct OnHeadMove {
     inner: Arc<dyn ValueStore>,
+    then: AtHeadMove,
+}
+
+/// What happens at the head move.
+enum AtHeadMove {
+    /// Someone runs `db init` under the same id just after the move, before
+    /// the run's database-info lands.
+    InitAnother,
+    /// The move fails (the run stops there: every entry copied, none
+    /// committed).
+    Fail,
 }
 
 #[async_trait::async_trait]
-impl ValueStore for InitAfterHeadMove {
+impl ValueStore for OnHeadMove {
     fn url(&self) -> &str {
         self.inner.url()
     }
@@ -770,17 +781,33 @@ impl ValueStore for InitAfterHeadMove {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<store::ReplaceOutcome, store::StoreError> {
+        let head_move = ns == DB && matches!(model::decode(new), Ok(Node::TxLogHead(_)));
+        if head_move && matches!(self.then, AtHeadMove::Fail) {
+            return Err(store::StoreError::Protocol {
+                url: self.url().to_string(),
+                op: "replace",
+                reason: "the run stopped here (test)".into(),
+            });
+        }
         let outcome = self.inner.replace(ns, key, expected, new).await?;
-        if ns == DB && matches!(model::decode(new), Ok(Node::TxLogHead(_))) {
+        if head_move {
             let other = model::DatabaseInfo {
                 database_id: DB.to_string(),
                 tx_log: "another-log".to_string(),
                 identity: "another-identity".to_string(),
             };
-            let bytes = model::encode(&Node::DatabaseInfo(other));
+            let bytes = model::encode_at(DB, &Node::DatabaseInfo(other));
             self.inner.create(DB, DB, &bytes).await?;
         }
         Ok(outcome)
+    }
+    async fn remove(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<store::ReplaceOutcome, store::StoreError> {
+        self.inner.remove(ns, key, expected).await
     }
     async fn scan(
         &self,
@@ -799,7 +826,10 @@ impl ValueStore for InitAfterHeadMove {
 async fn database_info_taken_after_the_head_moved_is_told_as_it_is() {
     let mut source = Source::create(mem()).await;
     source.grow(5, 3).await;
-    let dst: Arc<dyn ValueStore> = Arc::new(InitAfterHeadMove { inner: mem() });
+    let dst: Arc<dyn ValueStore> = Arc::new(OnHeadMove {
+        inner: mem(),
+        then: AtHeadMove::InitAnother,
+    });
     let err = migrate_all_err(source.store(), dst).await;
     assert!(
         matches!(err, MigrateError::InfoChangedAfterHeadMoved { head } if head == 7),
@@ -811,5 +841,73 @@ async fn database_info_taken_after_the_head_moved_is_told_as_it_is() {
             && text.contains("fresh destination")
             && !text.contains("did not move"),
         "{text}"
+    );
+}
+
+/// A migration stopped before it committed leaves its entries past the
+/// destination's head; a transaction on the destination then finds its
+/// number taken. `db repair` refuses while the run can still be completed,
+/// takes the entries back when the run is given up, and the destination
+/// commits again — the abandoned run is refused from then on.
+#[tokio::test]
+async fn a_stopped_run_given_up_is_taken_back_by_db_repair() {
+    let mut source = Source::create(mem()).await;
+    source.grow(10, 2).await;
+    let dst = mem();
+    let first = migrate_all(source.store(), dst.clone()).await;
+    source.grow(5, 2).await;
+    let stopping: Arc<dyn ValueStore> = Arc::new(OnHeadMove {
+        inner: dst.clone(),
+        then: AtHeadMove::Fail,
+    });
+    migrate_all_err(source.store(), stopping).await;
+
+    let db = Database::open(dst.clone(), DB).await.unwrap();
+    assert_eq!(db.head().await.unwrap().count, first.end);
+    let ops = || {
+        vec![TxOp::Add {
+            e: EntityRef::Temp("x".into()),
+            a: ":db/doc".into(),
+            v: InputValue::String("written on the destination".into()),
+        }]
+    };
+    let err = db.transact(ops()).await.unwrap_err();
+    assert!(err.to_string().contains("db repair"), "{err}");
+
+    let options = |dry_run, abandon_migration| migrate::LogRepairOptions {
+        dry_run,
+        abandon_migration,
+        status_suffix: migrate::DEFAULT_STATUS_SUFFIX.to_string(),
+    };
+    let err = migrate::repair_log(dst.clone(), DB, &options(false, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MigrateError::MigrationUnderway { .. }),
+        "{err}"
+    );
+    let dry = migrate::repair_log(dst.clone(), DB, &options(true, true))
+        .await
+        .unwrap();
+    let left: Vec<String> = (first.end..first.end + 5)
+        .map(|t| model::entry_key(&db.info().tx_log, t))
+        .collect();
+    assert_eq!(dry.left_behind, left);
+    assert!(dry.removed.is_empty());
+    assert!(dst.get(DB, &left[0]).await.unwrap().is_some());
+
+    let done = migrate::repair_log(dst.clone(), DB, &options(false, true))
+        .await
+        .unwrap();
+    assert_eq!(done.removed, left);
+    for key in &left {
+        assert_eq!(dst.get(DB, key).await.unwrap(), None, "{key}");
+    }
+    db.transact(ops()).await.unwrap();
+    assert_eq!(db.head().await.unwrap().count, first.end + 1);
+    let err = migrate_all_err(source.store(), dst.clone()).await;
+    assert!(
+        matches!(err, MigrateError::DestinationChanged { .. }),
+        "{err}"
     );
 }

@@ -45,6 +45,7 @@ macro_rules! conformance {
                 concurrent_creates_have_one_winner,
                 concurrent_overlapping_batches_agree,
                 replace_honours_expected,
+                remove_honours_expected,
                 batches_keep_order,
                 empty_and_large_values_round_trip,
                 binary_values_round_trip,
@@ -202,6 +203,41 @@ async fn replace_honours_expected(store: Arc<dyn ValueStore>, _: String) {
         ReplaceOutcome::Mismatch(None)
     );
     assert_eq!(store.get("ns", "missing").await.unwrap(), None);
+}
+
+/// Compare-and-delete removes only the expected value, reports what is
+/// stored otherwise, and leaves the key free for a create.
+async fn remove_honours_expected(store: Arc<dyn ValueStore>, _: String) {
+    store.create("ns", "entry", b"left").await.unwrap();
+    store.create("other", "entry", b"left").await.unwrap();
+    assert_eq!(
+        store.remove("ns", "entry", b"else").await.unwrap(),
+        ReplaceOutcome::Mismatch(Some(b"left".to_vec()))
+    );
+    assert_eq!(
+        store.get("ns", "entry").await.unwrap(),
+        Some(b"left".to_vec())
+    );
+    assert_eq!(
+        store.remove("ns", "entry", b"left").await.unwrap(),
+        ReplaceOutcome::Replaced
+    );
+    assert_eq!(store.get("ns", "entry").await.unwrap(), None);
+    assert!(store.scan("ns", None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.get("other", "entry").await.unwrap(),
+        Some(b"left".to_vec()),
+        "another namespace keeps its key"
+    );
+    assert_eq!(
+        store.remove("ns", "entry", b"left").await.unwrap(),
+        ReplaceOutcome::Mismatch(None)
+    );
+    assert!(store.create("ns", "entry", b"new").await.unwrap().created());
+    assert_eq!(
+        store.get("ns", "entry").await.unwrap(),
+        Some(b"new".to_vec())
+    );
 }
 
 async fn batches_keep_order(store: Arc<dyn ValueStore>, _: String) {

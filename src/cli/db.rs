@@ -141,6 +141,17 @@ pub(super) enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+
+    /// Take back the tx-log entries a writer left past the head when it
+    /// stopped before committing (a crash, a stopped migration): until
+    /// then every new transaction finds its number taken. Run it while no
+    /// writer is committing to the database.
+    #[command(
+        after_help = "Example:\n  eva-admin db repair sqlite:./dst.sqlite --db demo --dry-run\n\n\
+        Only entries past the head are removed: they were never committed, no reader sees them. \
+        See docs/cli.md."
+    )]
+    Repair(super::db_repair::RepairArgs),
 }
 
 /// `--format`.
@@ -233,6 +244,7 @@ pub(super) async fn run(command: DbCommand, global: &GlobalArgs) -> Result<()> {
             };
             run_generate(&target, timeout, &opts, global.quiet).await
         }
+        DbCommand::Repair(args) => super::db_repair::run(&args, timeout).await,
         DbCommand::Stats { target, json } => {
             let store = target.open_store(Create::Refused, timeout).await?;
             let stats = stats::stats(store, &target.db).await?;

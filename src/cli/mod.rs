@@ -5,6 +5,7 @@
 mod bench;
 mod checked_args;
 mod db;
+mod db_repair;
 mod duration_arg;
 mod logging;
 mod migrate;

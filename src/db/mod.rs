@@ -8,6 +8,7 @@ mod error;
 pub mod generate;
 pub mod input;
 mod reader;
+mod repair;
 mod replay;
 pub mod stats;
 mod tree;
@@ -17,6 +18,7 @@ mod writer;
 
 pub use error::DbError;
 pub use reader::{Component, DatomQuery, Snapshot};
+pub use repair::{LogRepair, take_back_uncommitted};
 pub use replay::{
     ReplayError, ReplayRule, ReplayTx, Replayer, SchemaState, Violation, check_issued,
     is_bootstrap, is_schema_attribute,

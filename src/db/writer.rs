@@ -138,7 +138,7 @@ impl Database {
         let db = Database { store, info };
         let (entry, _) = db.bootstrap_entry(instant_ms, shape).await?;
         db.append_entry(&entry).await?;
-        let info_bytes = model::encode(&Node::DatabaseInfo(db.info.clone()));
+        let info_bytes = model::encode_at(id, &Node::DatabaseInfo(db.info.clone()));
         // The head before database-info: a store holding this database's
         // info always holds its first entry and head.
         db.store.flush().await?;
@@ -267,32 +267,66 @@ impl Database {
     async fn append_entry(&self, entry: &TxLogEntry) -> Result<(), DbError> {
         let n = entry.tx;
         let key = model::entry_key(&self.info.tx_log, n);
-        let bytes = model::encode(&Node::TxLogEntry(entry.clone()));
+        let bytes = model::encode_at(&key, &Node::TxLogEntry(entry.clone()));
         if let CreateOutcome::Existed(stored) = self.store.create(self.id(), &key, &bytes).await?
             && stored != bytes
         {
             return Err(self.concurrent(format!(
-                "transaction {n} was taken by another writer (or a crashed writer left entry `{key}` behind)"
+                "transaction {n} was taken by another writer, or a writer that stopped before committing left entry `{key}` behind (when no writer is running, `eva-admin db repair` takes it back)"
             )));
         }
-        let head = |count| model::encode(&Node::TxLogHead(TxLogHead { count }));
-        let expected = (n > 0).then(|| head(n));
+        let log = &self.info.tx_log;
+        let head = |count| model::encode_at(log, &Node::TxLogHead(TxLogHead { count }));
+        let mut expected = (n > 0).then(|| head(n));
         // The entry and its trees must be on disk before the head names them.
         self.store.flush().await?;
-        let outcome = self
-            .store
-            .replace(
-                self.id(),
-                &self.info.tx_log,
-                expected.as_deref(),
-                &head(n + 1),
-            )
-            .await?;
-        match outcome {
-            ReplaceOutcome::Replaced => Ok(()),
-            ReplaceOutcome::Mismatch(_) => Err(self.concurrent(format!(
-                "the tx-log head moved past {n} while transaction {n} was being written"
-            ))),
+        loop {
+            let outcome = self
+                .store
+                .replace(self.id(), log, expected.as_deref(), &head(n + 1))
+                .await?;
+            match outcome {
+                ReplaceOutcome::Replaced => {
+                    self.entry_still_stored(&key, &bytes).await;
+                    return Ok(());
+                }
+                // A head at `n` as an earlier build wrote it (unsealed):
+                // the same head, other bytes; move it from those.
+                ReplaceOutcome::Mismatch(Some(stored))
+                    if expected.as_deref() != Some(stored.as_slice())
+                        && matches!(
+                            model::decode_at(log, &stored),
+                            Ok(Node::TxLogHead(TxLogHead { count })) if count == n
+                        ) =>
+                {
+                    expected = Some(stored);
+                }
+                ReplaceOutcome::Mismatch(_) => {
+                    return Err(self.concurrent(format!(
+                        "the tx-log head moved past {n} while transaction {n} was being written"
+                    )));
+                }
+            }
+        }
+    }
+
+    /// After the head moved over entry `key` (the transaction committed):
+    /// stores it again if a `db repair` run meanwhile, against its
+    /// instructions, took it back as uncommitted. Nobody else may write
+    /// this key once the head is past it. What fails here is logged, not
+    /// returned: the transaction is committed either way.
+    async fn entry_still_stored(&self, key: &str, bytes: &[u8]) {
+        match self.store.create(self.id(), key, bytes).await {
+            Ok(CreateOutcome::Existed(stored)) if stored != bytes => {
+                tracing::error!(
+                    key,
+                    "a committed tx-log entry holds other bytes than were written"
+                );
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(key, %err, "could not confirm a committed tx-log entry is stored");
+            }
         }
     }
 

@@ -356,8 +356,8 @@ impl<'a> Copier<'a> {
         let mut records = Vec::new();
         for (original, (_, mut node)) in originals.into_iter().zip(nodes) {
             Self::follow_remaps(&mut node, &remaps);
-            let bytes = model::encode(&node);
-            let rewritten = original.changed || bytes != original.bytes;
+            let plain = model::encode(&node);
+            let rewritten = original.changed || !model::same_content(&original.bytes, &plain);
             if rewritten {
                 self.stats.nodes_rewritten += 1;
             }
@@ -366,9 +366,16 @@ impl<'a> Copier<'a> {
             // (docs/format.md): a rewritten one gets the key of what it
             // now holds, whatever key a hook gave it.
             let key = if index_node && rewritten {
-                model::index_node_key(&bytes)
+                model::index_node_key(&plain)
             } else {
                 original.key.clone()
+            };
+            // What is not keyed by its content is sealed with its key; a
+            // node that came through unchanged keeps the source's bytes.
+            let bytes = if rewritten {
+                model::seal(&key, plain)
+            } else {
+                original.bytes
             };
             if key != original.key {
                 self.stats.keys_remapped += 1;
@@ -753,11 +760,11 @@ impl<'a> Copier<'a> {
                 // than keeping a copy of every node to compare with. Other
                 // bytes for an equal node (a source encoded otherwise) keep
                 // the source's.
-                let bytes = model::encode(&node);
-                if bytes != loaded.bytes
+                let plain = model::encode(&node);
+                if !model::same_content(&loaded.bytes, &plain)
                     && model::decode(&loaded.bytes).ok().as_ref() != Some(&node)
                 {
-                    loaded.bytes = bytes;
+                    loaded.bytes = model::seal(&key, plain);
                     loaded.children = owned_keys(&node);
                     loaded.rewritten_by = Some(readers.clone());
                 }

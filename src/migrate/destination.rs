@@ -289,7 +289,7 @@ async fn move_roots(
     flush().await?;
     let moves_head = found.head != Some(end);
     if moves_head {
-        let head = model::encode(&Node::TxLogHead(TxLogHead { count: end }));
+        let head = model::encode_at(&info.tx_log, &Node::TxLogHead(TxLogHead { count: end }));
         cas(
             dst,
             id,
@@ -351,7 +351,7 @@ async fn cas(
 }
 
 fn decode(key: &str, raw: &[u8]) -> Result<Node, MigrateError> {
-    model::decode(raw).map_err(|source| {
+    model::decode_at(key, raw).map_err(|source| {
         MigrateError::Destination(DbError::Codec {
             key: key.to_string(),
             source,

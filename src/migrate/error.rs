@@ -69,6 +69,16 @@ pub enum MigrateError {
         /// The head count this run moved the head to.
         head: u64,
     },
+    /// `db repair` on the destination of a migration that has not completed.
+    #[error(
+        "a migration into `{id}` has not completed (its status record `{record}` says so): the entries past the head may be its work. Run the same `eva-admin migrate` command again to complete it; or, if you give that migration up, repair with --abandon-migration"
+    )]
+    MigrationUnderway {
+        /// The database id.
+        id: String,
+        /// The key of its status record.
+        record: String,
+    },
     /// The destination changed since the status record was written (property 3).
     #[error(
         "destination changed since the last migration run: {what}. Someone else is writing there; a migration destination must not be written to. This run did not move the destination's roots (nodes it copied stay, unreachable until a run completes): stop the other writer, then run the same command again"

@@ -13,6 +13,7 @@ mod continuity;
 mod copier;
 mod destination;
 mod error;
+mod log_repair;
 mod observer;
 mod overlay;
 mod rebuild;
@@ -37,6 +38,7 @@ pub use status::{
 };
 pub use verify::{VerifyOptions, VerifyReport, verify, verify_rebuild, verify_through};
 
+pub use log_repair::{LogRepairOptions, repair_log};
 pub use remap::remap_key;
 pub use repair::{RepairReport, repair};
 pub use tx_xform::{TxRejection, TxRule, TxXform, XformTx};

@@ -88,6 +88,19 @@ impl ValueStore for Overlay {
         })
     }
 
+    async fn remove(
+        &self,
+        _namespace: &str,
+        key: &str,
+        _expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        Err(StoreError::Protocol {
+            url: self.url().to_string(),
+            op: "remove",
+            reason: format!("a dry run removes nothing (asked to remove `{key}`)"),
+        })
+    }
+
     /// Scans the base only: a dry run's writes are not listed.
     async fn scan(
         &self,

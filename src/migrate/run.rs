@@ -114,7 +114,7 @@ pub async fn migrate(
         .map_err(MigrateError::Source)?;
     let info = source.info().clone();
     let end = source.head().await.map_err(MigrateError::Source)?.count;
-    let info_bytes = model::encode(&Node::DatabaseInfo(info.clone()));
+    let info_bytes = model::encode_at(id, &Node::DatabaseInfo(info.clone()));
 
     let chain: Vec<TransformRecord> = xforms
         .iter()

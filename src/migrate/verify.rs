@@ -454,7 +454,8 @@ mod tests {
         let db = crate::db::Database::open(dst.clone(), DB).await.unwrap();
         let log = db.info().tx_log.clone();
         let count = db.head().await.unwrap().count;
-        let head = |count| model::encode(&Node::TxLogHead(crate::model::TxLogHead { count }));
+        let head =
+            |count| model::encode_at(&log, &Node::TxLogHead(crate::model::TxLogHead { count }));
         let moved = dst
             .replace(DB, &log, Some(&head(count)), &head(count - 1))
             .await

@@ -1,10 +1,22 @@
 //! The node codec: one format-version byte, then the node in postcard
-//! (serde, compact, deterministic: equal nodes give equal bytes).
+//! (serde, compact, deterministic: equal nodes give equal bytes). Nodes
+//! not keyed by their content (database-info, the tx-log head, entries)
+//! are *sealed*: another version byte and a checksum of key and bytes
+//! after the body, so damage and misplaced values are found where they
+//! are read (docs/format.md, "Sealed nodes").
 
 use super::node::Node;
 
 /// The current format version, the first byte of every stored node.
 pub const FORMAT_VERSION: u8 = 1;
+
+/// The first byte of a sealed node: format version 1 with the checksum
+/// trailer ([`SEAL_BYTES`] after the body). Unsealed database-info, heads
+/// and entries, as earlier builds wrote them, still read.
+pub const SEALED_VERSION: u8 = 0x80 | FORMAT_VERSION;
+
+/// Length of a sealed node's checksum trailer.
+pub const SEAL_BYTES: usize = 8;
 
 /// A stored value that is not a node this version can read.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +26,7 @@ pub enum CodecError {
     Empty,
     /// The value was written by a format version this build does not read.
     #[error(
-        "node format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+        "node format version {found} is not supported (this build reads version {FORMAT_VERSION}, plain or sealed)"
     )]
     UnsupportedVersion {
         /// The version byte found.
@@ -33,6 +45,13 @@ pub enum CodecError {
         /// The key the stored bytes would have.
         digest: String,
     },
+    /// A sealed node whose checksum is not the one of its key and bytes:
+    /// the bytes changed after they were written, or they are another
+    /// key's value.
+    #[error(
+        "the stored bytes fail their checksum (a sealed node's last {SEAL_BYTES} bytes are the SHA-256 of its key and bytes): they were changed after they were written, or belong to another key"
+    )]
+    ChecksumMismatch,
 }
 
 /// Encodes a node with its version byte.
@@ -46,7 +65,58 @@ pub fn encode(node: &Node) -> Vec<u8> {
     }
 }
 
-/// Decodes a stored node, checking its version byte.
+/// Encodes a node to be stored at `key`: index nodes plain (their key is
+/// their digest), every other node sealed with its key ([`seal`]).
+pub fn encode_at(key: &str, node: &Node) -> Vec<u8> {
+    seal(key, encode(node))
+}
+
+/// Seals the plain encoding of a node to be stored at `key`: the version
+/// byte becomes [`SEALED_VERSION`] and the checksum of key and bytes is
+/// appended. Index nodes, and bytes that are not a plain node, are
+/// returned as they are.
+pub fn seal(key: &str, mut plain: Vec<u8>) -> Vec<u8> {
+    if plain.first() != Some(&FORMAT_VERSION) || is_index_node(&plain) {
+        return plain;
+    }
+    plain[0] = SEALED_VERSION;
+    let sum = checksum(key, &plain);
+    plain.extend_from_slice(&sum);
+    plain
+}
+
+/// Whether `stored` holds the node whose plain encoding is `plain`, sealed
+/// or not: how a copier learns a node came through a transform unchanged
+/// without decoding it again.
+pub fn same_content(stored: &[u8], plain: &[u8]) -> bool {
+    if stored == plain {
+        return true;
+    }
+    match (stored.split_first(), plain.split_first()) {
+        (Some((&SEALED_VERSION, rest)), Some((&FORMAT_VERSION, body))) => {
+            rest.len() >= SEAL_BYTES && &rest[..rest.len() - SEAL_BYTES] == body
+        }
+        _ => false,
+    }
+}
+
+/// The checksum a sealed node at `key` carries: the first [`SEAL_BYTES`]
+/// of the SHA-256 of the key's length (8 bytes, little-endian), the key,
+/// and the node's bytes before the trailer.
+fn checksum(key: &str, sealed_body: &[u8]) -> [u8; SEAL_BYTES] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update((key.len() as u64).to_le_bytes());
+    hasher.update(key.as_bytes());
+    hasher.update(sealed_body);
+    let digest = hasher.finalize();
+    let mut sum = [0u8; SEAL_BYTES];
+    sum.copy_from_slice(&digest[..SEAL_BYTES]);
+    sum
+}
+
+/// Decodes a stored node, checking its version byte (not its key: use
+/// [`decode_at`] for bytes read from a store).
 pub fn decode(bytes: &[u8]) -> Result<Node, CodecError> {
     decode_as(bytes)
 }
@@ -74,15 +144,31 @@ pub fn decode_at(key: &str, bytes: &[u8]) -> Result<Node, CodecError> {
 
 /// Checks that `bytes`, read from `key`, can be what the key names
 /// without decoding them: an index node must digest to its key
-/// ([`index_node_key`]). Every read of a node goes through it, so damage
-/// in a store is named where it is read and never copied on. Database-info,
-/// tx-log head and entries are not keyed by their content and pass here;
-/// readers check them against what refers to them.
+/// ([`index_node_key`]), a sealed node must carry the checksum of its key
+/// and bytes. Every read of a node goes through it, so damage in a store is
+/// named where it is read and never copied on. Unsealed database-info,
+/// heads and entries (written by earlier builds) carry nothing to check
+/// and pass; readers check them against what refers to them.
 pub fn check_stored(key: &str, bytes: &[u8]) -> Result<(), CodecError> {
     if is_index_node(bytes) {
         let digest = index_node_key(bytes);
         if digest != key {
             return Err(CodecError::KeyMismatch { digest });
+        }
+    } else if bytes.first() == Some(&SEALED_VERSION) {
+        if matches!(bytes.get(1), Some(3 | 4)) {
+            return Err(CodecError::Corrupt(
+                "an index node is keyed by its digest, never sealed".into(),
+            ));
+        }
+        let split = bytes.len().checked_sub(SEAL_BYTES).filter(|&n| n > 1);
+        let Some(split) = split else {
+            return Err(CodecError::Corrupt(
+                "a sealed node shorter than its checksum".into(),
+            ));
+        };
+        if checksum(key, &bytes[..split]) != bytes[split..] {
+            return Err(CodecError::ChecksumMismatch);
         }
     }
     Ok(())
@@ -97,10 +183,16 @@ fn is_index_node(bytes: &[u8]) -> bool {
 /// Decodes a stored node's bytes as `T` (the node itself, or a borrowed
 /// view of it), checking the version byte and that nothing trails.
 pub(super) fn decode_as<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
-    let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if version != FORMAT_VERSION {
-        return Err(CodecError::UnsupportedVersion { found: version });
-    }
+    let (&version, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
+    let body = match version {
+        FORMAT_VERSION => rest,
+        SEALED_VERSION => rest
+            .len()
+            .checked_sub(SEAL_BYTES)
+            .map(|n| &rest[..n])
+            .ok_or_else(|| CodecError::Corrupt("a sealed node shorter than its checksum".into()))?,
+        found => return Err(CodecError::UnsupportedVersion { found }),
+    };
     let (node, rest) =
         postcard::take_from_bytes(body).map_err(|e| CodecError::Corrupt(e.to_string()))?;
     if !rest.is_empty() {
@@ -131,17 +223,21 @@ mod tests {
     use super::*;
     use crate::model::{Datom, Index, IndexLeaf, TxLogHead, Value};
 
+    fn datom() -> Datom {
+        Datom {
+            e: 1,
+            a: 2,
+            v: Value::String("x".into()),
+            tx: 3,
+            added: true,
+        }
+    }
+
     #[test]
     fn round_trips_and_is_deterministic() {
         let node = Node::IndexLeaf(IndexLeaf {
             index: Index::Eavt,
-            datoms: vec![Datom {
-                e: 1,
-                a: 2,
-                v: Value::String("x".into()),
-                tx: 3,
-                added: true,
-            }],
+            datoms: vec![datom()],
         });
         let a = encode(&node);
         assert_eq!(a, encode(&node.clone()));
@@ -161,6 +257,53 @@ mod tests {
         assert!(matches!(
             decode(&[FORMAT_VERSION, 200, 1]),
             Err(CodecError::Corrupt(_))
+        ));
+    }
+
+    fn entry() -> Node {
+        Node::TxLogEntry(crate::model::TxLogEntry {
+            tx: 7,
+            instant: 1_700_000_000_000,
+            datoms: vec![datom()],
+            roots: Default::default(),
+            next_entity: [64, 8, 1],
+        })
+    }
+
+    #[test]
+    fn sealed_nodes_read_back_and_unsealed_ones_still_read() {
+        let node = entry();
+        let sealed = encode_at("log.7", &node);
+        assert_eq!(sealed[0], SEALED_VERSION);
+        assert_eq!(sealed.len(), encode(&node).len() + SEAL_BYTES);
+        assert_eq!(decode_at("log.7", &sealed).unwrap(), node);
+        assert!(same_content(&sealed, &encode(&node)));
+        assert_eq!(decode_at("log.7", &encode(&node)).unwrap(), node);
+        let leaf = encode(&Node::IndexLeaf(IndexLeaf {
+            index: Index::Eavt,
+            datoms: Vec::new(),
+        }));
+        assert_eq!(encode_at("any", &decode(&leaf).unwrap()), leaf);
+    }
+
+    /// Every single-byte change, every truncation and another key are
+    /// refused: none of them reads as a node.
+    #[test]
+    fn any_damage_to_a_sealed_node_is_refused() {
+        let sealed = encode_at("log.7", &entry());
+        for i in 0..sealed.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bent = sealed.clone();
+                bent[i] ^= flip;
+                assert!(decode_at("log.7", &bent).is_err(), "byte {i} ^ {flip:#x}");
+            }
+        }
+        for len in 0..sealed.len() {
+            assert!(decode_at("log.7", &sealed[..len]).is_err(), "cut at {len}");
+        }
+        assert!(matches!(
+            decode_at("log.6", &sealed),
+            Err(CodecError::ChecksumMismatch)
         ));
     }
 }

@@ -11,8 +11,8 @@ mod schema;
 mod value;
 
 pub use codec::{
-    CodecError, FORMAT_VERSION, check_stored, decode, decode_at, encode, hex, index_node_key,
-    sha256_hex,
+    CodecError, FORMAT_VERSION, SEAL_BYTES, SEALED_VERSION, check_stored, decode, decode_at,
+    encode, encode_at, hex, index_node_key, same_content, seal, sha256_hex,
 };
 pub use database_id::{MAX_DATABASE_ID_BYTES, check_database_id};
 pub use datom::{Datom, EntityId, Index, Partition, entity_id, partition_of, tx_entity};

@@ -201,6 +201,18 @@ impl ValueStore for InstrumentedStore {
         self.inner.replace(namespace, key, expected, new).await
     }
 
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        self.round_trip().await;
+        Counters::add(&self.counters.replaces, 1);
+        self.check_write_allowed("remove")?;
+        self.inner.remove(namespace, key, expected).await
+    }
+
     async fn scan(
         &self,
         namespace: &str,

@@ -103,6 +103,24 @@ impl ValueStore for MemStore {
         }))
     }
 
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        Ok(self.with(|data| {
+            let ns = data.entry(namespace.to_string()).or_default();
+            match ns.get(key) {
+                Some(current) if current.as_slice() == expected => {
+                    ns.remove(key);
+                    ReplaceOutcome::Replaced
+                }
+                current => ReplaceOutcome::Mismatch(current.cloned()),
+            }
+        }))
+    }
+
     async fn scan(
         &self,
         namespace: &str,

@@ -140,6 +140,18 @@ pub trait ValueStore: Send + Sync + 'static {
         new: &[u8],
     ) -> Result<ReplaceOutcome, StoreError>;
 
+    /// Compare-and-delete: removes `key` only if its stored value equals
+    /// `expected`; [`ReplaceOutcome::Replaced`] means it was removed. The
+    /// only way a value leaves a store: `db repair` takes back what a
+    /// crashed writer left past the tx-log head (docs/cli.md, `db repair`). Like
+    /// [`ValueStore::replace`], not a durability barrier.
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError>;
+
     /// Up to `limit` entries of a namespace in ascending byte order of key,
     /// starting after `after` (exclusive). An empty page means the end.
     async fn scan(

@@ -320,6 +320,30 @@ impl ValueStore for MysqlStore {
         Ok(ReplaceOutcome::Mismatch(current))
     }
 
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        self.check_sizes("remove", namespace, [key])?;
+        let mut conn = self.conn("remove").await?;
+        conn.exec_drop(
+            "DELETE FROM eva_kv WHERE namespace = ? AND id = ? AND val = ?",
+            (namespace, key, expected),
+        )
+        .await
+        .map_err(self.err("remove"))?;
+        if conn.affected_rows() == 1 {
+            return Ok(ReplaceOutcome::Replaced);
+        }
+        let current = self
+            .fetch("remove", &mut conn, namespace, &[key])
+            .await?
+            .remove(key);
+        Ok(ReplaceOutcome::Mismatch(current))
+    }
+
     async fn scan(
         &self,
         namespace: &str,

@@ -281,6 +281,29 @@ impl ValueStore for PostgresStore {
         }
     }
 
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        let client = self.client("remove").await?;
+        let removed = client
+            .execute(
+                "DELETE FROM eva_kv WHERE namespace = $1 AND id = $2 AND val = $3",
+                &[&namespace, &key, &expected],
+            )
+            .await
+            .map_err(self.err("remove"))?;
+        if removed == 1 {
+            Ok(ReplaceOutcome::Replaced)
+        } else {
+            Ok(ReplaceOutcome::Mismatch(
+                self.current(namespace, key).await?,
+            ))
+        }
+    }
+
     async fn scan(
         &self,
         namespace: &str,

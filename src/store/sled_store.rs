@@ -139,6 +139,25 @@ impl ValueStore for SledStore {
         }
     }
 
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        let tree = self.tree(namespace, "remove")?;
+        let swapped = tree
+            .compare_and_swap(key.as_bytes(), Some(expected), None::<&[u8]>)
+            .map_err(|e| StoreError::io(&self.url, "remove", e));
+        self.written();
+        match swapped? {
+            Ok(()) => Ok(ReplaceOutcome::Replaced),
+            Err(conflict) => Ok(ReplaceOutcome::Mismatch(
+                conflict.current.map(|v| v.to_vec()),
+            )),
+        }
+    }
+
     async fn scan(
         &self,
         namespace: &str,

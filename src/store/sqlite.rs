@@ -203,6 +203,32 @@ impl ValueStore for SqliteStore {
         .await
     }
 
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        let namespace = namespace.to_string();
+        let key = key.to_string();
+        let expected = expected.to_vec();
+        self.with("remove", move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<Vec<u8>> = tx
+                .prepare_cached(GET)?
+                .query_row(params![namespace, key], |row| blob(row, &key))
+                .optional()?;
+            if current.as_deref() != Some(expected.as_slice()) {
+                return Ok(ReplaceOutcome::Mismatch(current));
+            }
+            tx.prepare_cached("DELETE FROM eva_kv WHERE namespace = ?1 AND id = ?2")?
+                .execute(params![namespace, key])?;
+            tx.commit()?;
+            Ok(ReplaceOutcome::Replaced)
+        })
+        .await
+    }
+
     async fn scan(
         &self,
         namespace: &str,

@@ -136,6 +136,16 @@ impl ValueStore for TimedStore {
         self.timed(CallKind::Replace, 1, call).await
     }
 
+    async fn remove(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<ReplaceOutcome, StoreError> {
+        let call = self.inner.remove(namespace, key, expected);
+        self.timed(CallKind::Replace, 1, call).await
+    }
+
     async fn scan(
         &self,
         namespace: &str,

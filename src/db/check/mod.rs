@@ -257,7 +257,7 @@ impl Checker {
         let Some(bytes) = bytes else {
             return e1(format!("entry {tx} is missing from the store"));
         };
-        match model::decode(&bytes) {
+        match model::decode_at(key, &bytes) {
             Ok(Node::TxLogEntry(entry)) => Ok(Ok(entry)),
             Ok(other) => e1(format!(
                 "a {} stands where tx-log entry {tx} belongs",

@@ -225,7 +225,7 @@ pub fn is_bootstrap(entry: &TxLogEntry) -> bool {
 /// fine (a replay over what an earlier run left), other bytes are not.
 async fn store_entry(db: &Database, entry: &TxLogEntry) -> Result<WriteCounts, DbError> {
     let key = model::entry_key(&db.info.tx_log, entry.tx);
-    let bytes = model::encode(&Node::TxLogEntry(entry.clone()));
+    let bytes = model::encode_at(&key, &Node::TxLogEntry(entry.clone()));
     let outcome = db.store.create(db.id(), &key, &bytes).await?;
     let mut counts = WriteCounts {
         batches: 1,

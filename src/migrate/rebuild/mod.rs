@@ -77,7 +77,7 @@ pub async fn rebuild(
         transforms: chain.names(),
     };
     let info = rebuilt_info(source.info(), &record);
-    let info_bytes = model::encode(&Node::DatabaseInfo(info.clone()));
+    let info_bytes = model::encode_at(id, &Node::DatabaseInfo(info.clone()));
 
     let found = read_destination(
         dst.as_ref(),

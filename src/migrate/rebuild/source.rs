@@ -54,7 +54,7 @@ impl<'a> SourceLog<'a> {
                     MigrateError::Source(DbError::MissingNode { key: key.clone() })
                 })?;
                 self.bytes_read += bytes.len() as u64;
-                match model::decode(&bytes) {
+                match model::decode_at(&key, &bytes) {
                     Ok(Node::TxLogEntry(entry)) if entry.tx == t => Ok(entry),
                     Ok(Node::TxLogEntry(entry)) => {
                         Err(MigrateError::Source(DbError::CorruptNode {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::db::generate::{GenerateOptions, generate_shaped};
 use crate::db::{Database, DbError, Replayer, TreeShape};
-use crate::model::{Index, Node, TxLogHead, encode};
+use crate::model::{Index, Node, TxLogHead, encode_at};
 use crate::store::ValueStore;
 
 use super::super::{CheckOptions, Checker};
@@ -75,11 +75,11 @@ async fn replayed_databases_pass() {
     }
     let head = Node::TxLogHead(TxLogHead { count });
     store
-        .create(ID, &info.tx_log, &encode(&head))
+        .create(ID, &info.tx_log, &encode_at(&info.tx_log, &head))
         .await
         .unwrap();
     let info = Node::DatabaseInfo(info);
-    store.create(ID, ID, &encode(&info)).await.unwrap();
+    store.create(ID, ID, &encode_at(ID, &info)).await.unwrap();
     let report = check_all(store).await;
     assert_eq!(report.problems, vec![]);
     assert_eq!(report.entries_checked, count);
