@@ -612,3 +612,33 @@ async fn mysql_database_is_created_when_missing_or_unnamed() {
     let other = open(&format!("{base}/other_db")).await.unwrap();
     assert_eq!(other.get("ns", "k").await.unwrap(), None);
 }
+
+/// A value larger than MariaDB's `max_allowed_packet` is refused before it
+/// is sent, naming its key and the limit (the server would drop the
+/// connection: "broken pipe"); the store stays usable.
+#[tokio::test]
+async fn mysql_values_over_the_packet_limit_are_named() {
+    let Some(url) = servers::mysql_url().await else {
+        return;
+    };
+    let store = open(&url).await.unwrap();
+    // Above the default limit (16 MiB) and any this suite's server sets.
+    let big = vec![7u8; 100 << 20];
+    for err in [
+        store.create("ns", "big-key", &big).await.unwrap_err(),
+        store
+            .replace("ns", "big-key", None, &big)
+            .await
+            .unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(
+            text.contains("`big-key`")
+                && text.contains("104857600 bytes")
+                && text.contains("max_allowed_packet"),
+            "{text}"
+        );
+    }
+    assert_eq!(store.get("ns", "big-key").await.unwrap(), None);
+    assert!(store.create("ns", "small", b"v").await.unwrap().created());
+}

@@ -32,6 +32,22 @@ pub enum StoreError {
         /// The backend's reason.
         reason: String,
     },
+    /// A value larger than the store accepts, refused before it is sent.
+    #[error(
+        "store `{url}`: the value at `{key}` is {bytes} bytes, more than this store accepts ({limit} bytes: {why}); nothing of this write was sent"
+    )]
+    ValueTooLarge {
+        /// The store's URL (password masked).
+        url: String,
+        /// The key the value was to be written at.
+        key: String,
+        /// The value's size.
+        bytes: usize,
+        /// The largest value the store accepts.
+        limit: usize,
+        /// Where the limit comes from and how to raise it.
+        why: String,
+    },
     /// The backend answered something that breaks the contract.
     #[error("store `{url}`: {op} returned an unexpected answer: {reason}")]
     Protocol {

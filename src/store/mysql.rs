@@ -36,7 +36,14 @@ pub struct MysqlStore {
     /// Bytes of keys and values per insert statement: half the server's
     /// `max_allowed_packet`, so a statement and its overhead always fit.
     max_bytes: usize,
+    /// The server's `max_allowed_packet`: no statement, so no value, can
+    /// be larger.
+    max_packet: usize,
 }
+
+/// Bytes of a statement besides its one key and value (the SQL text, the
+/// namespace, the packet headers): a value must leave this much room.
+const STATEMENT_OVERHEAD: usize = 1024;
 
 /// Runs `fut` within `limit`, turning both failure kinds into a reason.
 async fn timed<T>(
@@ -99,15 +106,17 @@ impl MysqlStore {
         )
         .await
         .map_err(&failed)?;
-        let max_bytes = packet
-            .and_then(|p| usize::try_from(p / 2).ok())
-            .unwrap_or(4 << 20)
-            .max(1 << 20);
+        let max_packet = packet
+            .and_then(|p| usize::try_from(p).ok())
+            .unwrap_or(8 << 20)
+            .max(2 << 20);
+        let max_bytes = max_packet / 2;
         drop(c);
         Ok(MysqlStore {
             url: shown,
             pool,
             max_bytes,
+            max_packet,
         })
     }
 
@@ -170,6 +179,32 @@ impl MysqlStore {
         }
     }
 
+    /// Refuses a value no statement can carry to this server, naming its
+    /// key and the limit, before anything is sent: the server would drop
+    /// the connection ("broken pipe") without saying why.
+    fn check_value_sizes<'e>(
+        &self,
+        entries: impl IntoIterator<Item = (&'e str, &'e [u8])>,
+    ) -> Result<(), StoreError> {
+        let limit = self.max_packet.saturating_sub(STATEMENT_OVERHEAD);
+        match entries
+            .into_iter()
+            .find(|(key, value)| key.len() + value.len() > limit)
+        {
+            Some((key, value)) => Err(StoreError::ValueTooLarge {
+                url: self.url.clone(),
+                key: key.to_string(),
+                bytes: value.len(),
+                limit: limit.saturating_sub(key.len()),
+                why: format!(
+                    "the server's max_allowed_packet is {} bytes; raise it (SET GLOBAL max_allowed_packet = …, up to 1 GiB, or in the server's configuration) and run the command again",
+                    self.max_packet
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Stored values of `keys` (absent keys are simply missing from the map).
     async fn fetch(
         &self,
@@ -227,6 +262,7 @@ impl ValueStore for MysqlStore {
         entries: &[Entry],
     ) -> Result<Vec<CreateOutcome>, StoreError> {
         self.check_sizes("create", namespace, entries.iter().map(|(k, _)| k.as_str()))?;
+        self.check_value_sizes(entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
         let mut conn = self.conn("create").await?;
         let mut outcomes = Vec::with_capacity(entries.len());
         for chunk in chunk_entries(entries, MAX_ROWS_PER_STATEMENT, self.max_bytes) {
@@ -293,6 +329,7 @@ impl ValueStore for MysqlStore {
         new: &[u8],
     ) -> Result<ReplaceOutcome, StoreError> {
         self.check_sizes("replace", namespace, [key])?;
+        self.check_value_sizes([(key, new)])?;
         let mut conn = self.conn("replace").await?;
         match expected {
             None => conn
