@@ -18,7 +18,7 @@ use eva_admin::store::{self, ValueStore};
 const BIN: &str = env!("CARGO_BIN_EXE_eva-admin");
 
 /// Every row, in table order.
-const IDS: [&str; 11] = [
+const IDS: [&str; 12] = [
     "P1-sled",
     "P1-postgres",
     "P2",
@@ -29,6 +29,7 @@ const IDS: [&str; 11] = [
     "P3",
     "P4",
     "P5",
+    "P5-quick",
     "rebuild",
 ];
 

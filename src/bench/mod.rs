@@ -194,7 +194,7 @@ async fn measure_all(
     measures.extend(rows::plugin(lab, options, progress).await?);
     measures.push(rows::incremental(lab, options, progress).await?);
     measures.push(rows::memory(lab, options, progress).await?);
-    measures.push(rows::verify(lab, options, progress).await?);
+    measures.extend(rows::verify(lab, options, progress).await?);
     measures.push(rows::rebuild(lab, options, progress).await?);
     Ok(measures)
 }

@@ -36,7 +36,9 @@ pub use status::{
     DEFAULT_STATUS_SUFFIX, MigrationState, MigrationStatus, RebuildRecord, TransformRecord,
     read_status, status_key,
 };
-pub use verify::{VerifyOptions, VerifyReport, verify, verify_rebuild, verify_through};
+pub use verify::{
+    VerifyOptions, VerifyProgress, VerifyReport, verify, verify_rebuild, verify_through,
+};
 
 pub use log_repair::{LogRepairOptions, repair_log};
 pub use remap::remap_key;

@@ -24,8 +24,13 @@ use crate::store::{MemStore, ValueStore};
 use super::status::{DEFAULT_STATUS_SUFFIX, MigrationState, read_status};
 use super::{MigrateError, MigrateOptions, NoObserver, NodeXform, TxXform, migrate, rebuild};
 
+/// Told how far a verify has come: entries done of the total over both
+/// passes (entries compared, then entries checked), or index nodes checked
+/// with no total known (`--quick`).
+pub type VerifyProgress = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
+
 /// What to verify.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VerifyOptions {
     /// Compare as of this transaction (default: the destination's latest).
     pub as_of: Option<u64>,
@@ -34,6 +39,12 @@ pub struct VerifyOptions {
     /// The destination's status record suffix: its head must be where the
     /// record says the migration left it.
     pub status_suffix: String,
+    /// Verify the view as of the transaction only, not every older one:
+    /// its entry compared, every node reachable from it read and checked
+    /// against its key. Costs the view's size, not the history's.
+    pub quick: bool,
+    /// Called as the passes go on (a progress bar).
+    pub progress: Option<VerifyProgress>,
 }
 
 impl Default for VerifyOptions {
@@ -42,6 +53,28 @@ impl Default for VerifyOptions {
             as_of: None,
             max_differences: 20,
             status_suffix: DEFAULT_STATUS_SUFFIX.to_string(),
+            quick: false,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for VerifyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("as_of", &self.as_of)
+            .field("max_differences", &self.max_differences)
+            .field("status_suffix", &self.status_suffix)
+            .field("quick", &self.quick)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl VerifyOptions {
+    fn tell(&self, done: u64, total: Option<u64>) {
+        if let Some(progress) = &self.progress {
+            progress(done, total);
         }
     }
 }
@@ -114,8 +147,13 @@ pub async fn verify(
     };
     let max = options.max_differences.max(1);
     check_head_against_status(&destination, &options.status_suffix, max, &mut report).await?;
-    compare_entries(&source, &destination, tx, max, &mut report).await?;
-    check_destination(&destination, tx, max, &mut report).await?;
+    if options.quick {
+        compare_entries(&source, &destination, tx..=tx, options, &mut report).await?;
+        check_view(&destination, tx, options, &mut report).await?;
+    } else {
+        compare_entries(&source, &destination, 0..=tx, options, &mut report).await?;
+        check_destination(&destination, tx, options, &mut report).await?;
+    }
     Ok(report)
 }
 
@@ -201,18 +239,20 @@ async fn check_head_against_status(
     Ok(())
 }
 
-/// Compares the stored bytes of entries `0..=tx` on both sides, in
+/// Compares the stored bytes of the entries in `range` on both sides, in
 /// batches; a difference is described field by field.
 async fn compare_entries(
     source: &Database,
     destination: &Database,
-    tx: u64,
-    max: usize,
+    range: std::ops::RangeInclusive<u64>,
+    options: &VerifyOptions,
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
     const BATCH: u64 = 256;
+    let max = options.max_differences.max(1);
     let log = &source.info().tx_log;
-    let mut first = 0;
+    let (mut first, tx) = range.into_inner();
+    let total = 2 * (tx + 1);
     while first <= tx {
         let last = tx.min(first.saturating_add(BATCH - 1));
         let keys: Vec<String> = (first..=last).map(|i| entry_key(log, i)).collect();
@@ -233,6 +273,9 @@ async fn compare_entries(
                     describe_entry_difference(i, a.as_deref(), b.as_deref())
                 });
             }
+        }
+        if !options.quick {
+            options.tell(last + 1, Some(total));
         }
         first = last + 1;
     }
@@ -293,9 +336,10 @@ fn describe_entry_difference(i: u64, source: Option<&[u8]>, destination: Option<
 async fn check_destination(
     destination: &Database,
     tx: u64,
-    max: usize,
+    options: &VerifyOptions,
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
+    let max = options.max_differences.max(1);
     let mut checker = Checker::starting_at(
         destination.store().clone(),
         destination.id(),
@@ -319,8 +363,67 @@ async fn check_destination(
         for p in problems {
             report.note(max, || format!("destination: {p}"));
         }
+        if i % 64 == 63 || i == tx {
+            options.tell(tx + 1 + i + 1, Some(2 * (tx + 1)));
+        }
     }
     report.nodes_checked = checker.stats().nodes_checked;
+    Ok(())
+}
+
+/// `--quick`: every index node reachable from entry `tx`'s roots is read
+/// once and checked against its key. With the entry equal to the source's
+/// (its roots included), nodes that are what their keys name prove the
+/// view as of `tx` equal; older views and the trees' own rules are left to
+/// the full verify.
+async fn check_view(
+    destination: &Database,
+    tx: u64,
+    options: &VerifyOptions,
+    report: &mut VerifyReport,
+) -> Result<(), MigrateError> {
+    const BATCH: usize = 256;
+    let max = options.max_differences.max(1);
+    let entry = match destination.entry(tx).await {
+        Ok(entry) => entry,
+        Err(e) => {
+            report.note(max, || format!("destination: tx-log entry {tx}: {e}"));
+            return Ok(());
+        }
+    };
+    let store = destination.store();
+    // Depth first, so what waits is one path's siblings, not a level.
+    let mut stack: Vec<String> = entry.roots.keys().map(str::to_string).collect();
+    while !stack.is_empty() {
+        let keys = stack.split_off(stack.len().saturating_sub(BATCH));
+        let values = store
+            .get_many(destination.id(), &keys)
+            .await
+            .map_err(MigrateError::destination_store)?;
+        for (key, value) in keys.into_iter().zip(values) {
+            report.nodes_checked += 1;
+            let Some(bytes) = value else {
+                report.note(max, || {
+                    format!(
+                        "destination: index node `{key}`, reachable from entry {tx}, is missing"
+                    )
+                });
+                continue;
+            };
+            match model::decode_at(&key, &bytes) {
+                Ok(Node::IndexInner(inner)) => stack.extend(inner.children),
+                Ok(Node::IndexLeaf(_)) => {}
+                Ok(other) => report.note(max, || {
+                    format!(
+                        "destination: a {} stands at `{key}`, where an index node belongs",
+                        other.kind().name()
+                    )
+                }),
+                Err(e) => report.note(max, || format!("destination: index node `{key}`: {e}")),
+            }
+        }
+        options.tell(report.nodes_checked, None);
+    }
     Ok(())
 }
 
@@ -467,5 +570,61 @@ mod tests {
             count - 1
         );
         assert!(found.iter().any(|d| d.contains(&expected)), "{found:#?}");
+    }
+
+    /// `--quick` reads the latest view once, reports damage in it, tells
+    /// its progress, and leaves older views to the full verify.
+    #[tokio::test]
+    async fn quick_checks_the_latest_view_only() {
+        let (src, dst) = copied().await;
+        let told = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = told.clone();
+        let options = VerifyOptions {
+            quick: true,
+            progress: Some(Arc::new(move |done, _| {
+                seen.store(done, std::sync::atomic::Ordering::SeqCst);
+            })),
+            ..VerifyOptions::default()
+        };
+        let report = verify(src.clone(), dst.clone(), DB, &options)
+            .await
+            .unwrap();
+        assert!(report.is_equal(), "{:?}", report.differences);
+        assert_eq!(report.entries_compared, 1);
+        assert!(report.nodes_checked > 4, "{}", report.nodes_checked);
+        assert_eq!(
+            told.load(std::sync::atomic::Ordering::SeqCst),
+            report.nodes_checked
+        );
+
+        // Damage only entry 20's view shows: quick passes, full does not.
+        let t = Tamper::open(dst.clone(), DB).await;
+        let (path, node) = changed_leaf(&t, 20, Index::Eavt).await;
+        t.replace(20, Index::Eavt, &path, node).await;
+        let quick = verify(src.clone(), dst.clone(), DB, &options)
+            .await
+            .unwrap();
+        assert!(quick.is_equal(), "{:?}", quick.differences);
+        assert!(!differences(src.clone(), dst.clone()).await.is_empty());
+
+        // A byte changed in a leaf of the latest view: named by quick.
+        let last = t.db.head().await.unwrap().count - 1;
+        let path = t.path(last, Index::Avet, |n| leaf(n).is_some()).await;
+        let key = path.last().unwrap();
+        let bytes = dst.get(DB, key).await.unwrap().unwrap();
+        let mut bent = bytes.clone();
+        *bent.last_mut().unwrap() ^= 1;
+        assert!(
+            dst.replace(DB, key, Some(&bytes), &bent)
+                .await
+                .unwrap()
+                .replaced()
+        );
+        let quick = verify(src, dst, DB, &options).await.unwrap();
+        assert!(
+            quick.differences.iter().any(|d| d.contains(key.as_str())),
+            "{:?}",
+            quick.differences
+        );
     }
 }
