@@ -87,6 +87,27 @@ async fn tamper(store: &Arc<dyn ValueStore>, key: &str, edit: impl Fn(&mut Vec<u
     before
 }
 
+/// Flips one bit of the middle byte of a stored value.
+fn flip_the_middle_byte(bytes: &mut [u8]) {
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+}
+
+/// `migrate --repair` of [`DB`] in `dst` from `src`.
+async fn repair_from(
+    src: &Arc<dyn ValueStore>,
+    dst: &Arc<dyn ValueStore>,
+) -> migrate::RepairReport {
+    migrate::repair(
+        src.as_ref(),
+        dst.as_ref(),
+        DB,
+        migrate::DEFAULT_STATUS_SUFFIX,
+    )
+    .await
+    .unwrap()
+}
+
 /// Changes one letter of the first string value longer than 3 bytes in
 /// an encoded leaf: still a well-formed leaf, with other content.
 fn change_a_letter(leaf: &mut [u8]) {
@@ -255,6 +276,30 @@ async fn without_a_noted_digest_the_last_entries_are_compared() {
         matches!(err, MigrateError::SourceDiverged { first_differing: Some(f), .. } if f == parted_at),
         "{err}"
     );
+
+    // Nor does repair take the forked source's entry for a damaged one:
+    // its seal proves the key, not the history.
+    let log = Database::open(dst.clone(), DB)
+        .await
+        .unwrap()
+        .info()
+        .tx_log
+        .clone();
+    let entry = eva_admin::model::entry_key(&log, parted_at + 1);
+    let good = tamper(&dst, &entry, |b| flip_the_middle_byte(b)).await;
+    let report = repair_from(&aside, &dst).await;
+    assert!(report.repaired.is_empty(), "{:?}", report.repaired);
+    assert_eq!(report.unrepairable.len(), 1);
+    assert!(
+        report.unrepairable[0].1.contains("no digest"),
+        "{:?}",
+        report.unrepairable
+    );
+    assert_ne!(
+        dst.get(DB, &entry).await.unwrap().unwrap(),
+        good,
+        "left as it is"
+    );
 }
 
 async fn count(store: &Arc<dyn ValueStore>) -> u64 {
@@ -263,9 +308,9 @@ async fn count(store: &Arc<dyn ValueStore>) -> u64 {
 }
 
 /// `migrate --repair`: destination index nodes whose bytes no longer match
-/// their key (one changed letter, one cut short) are replaced with the
-/// source's bytes, and nothing else; a node the source holds damaged too is
-/// named, not touched.
+/// their key (one changed letter, one cut short) and an entry that fails
+/// its seal are replaced with the source's bytes, and nothing else; a node
+/// the source holds damaged too is named, not touched.
 #[tokio::test(flavor = "multi_thread")]
 async fn repair_replaces_exactly_the_damaged_destination_nodes() {
     let dir = TempDir::new().unwrap();
@@ -282,20 +327,28 @@ async fn repair_replaces_exactly_the_damaged_destination_nodes() {
     let db = Database::open(dst.clone(), DB).await.unwrap();
     let root = db.entry(5).await.unwrap().roots.aevt.unwrap();
     tamper(&dst, &root, |b| b.truncate(b.len() / 2)).await;
+    let entry = eva_admin::model::entry_key(&db.info().tx_log, 7);
+    tamper(&dst, &entry, |b| flip_the_middle_byte(b)).await;
     let before = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
         .await
         .unwrap();
-    assert!(!before.is_equal());
+    assert!(
+        before
+            .differences
+            .iter()
+            .any(|d| d.starts_with("tx-log entry 7:")
+                && d.contains("the destination's entry is damaged")),
+        "{:?}",
+        before.differences
+    );
 
-    let report = migrate::repair(src.as_ref(), dst.as_ref(), DB)
-        .await
-        .unwrap();
+    let report = repair_from(&src, &dst).await;
     let mut repaired = report.repaired.clone();
     repaired.sort();
-    let mut expected = vec![changed.clone(), root.clone()];
+    let mut expected = vec![changed.clone(), root.clone(), entry];
     expected.sort();
     assert_eq!(repaired, expected);
-    assert_eq!(report.damaged, 2);
+    assert_eq!(report.damaged, 3);
     assert!(report.is_complete());
     let after = migrate::verify(src.clone(), dst.clone(), DB, &VerifyOptions::default())
         .await
@@ -306,9 +359,7 @@ async fn repair_replaces_exactly_the_damaged_destination_nodes() {
     tamper(&dst, &changed, |b| change_a_letter(b)).await;
     tamper(&src, &changed, |b| change_a_letter(b)).await;
     let held = dst.get(DB, &changed).await.unwrap();
-    let report = migrate::repair(src.as_ref(), dst.as_ref(), DB)
-        .await
-        .unwrap();
+    let report = repair_from(&src, &dst).await;
     assert!(report.repaired.is_empty());
     assert_eq!(report.unrepairable.len(), 1);
     assert_eq!(report.unrepairable[0].0, changed);

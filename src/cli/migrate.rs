@@ -59,8 +59,9 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Instead of migrating, replace the destination's damaged index nodes
-    /// (bytes that do not digest to their key, as `verify` reports them)
-    /// with the source's bytes for the same key; then run `verify`.
+    /// and tx-log entries (bytes that are not what their key names, as
+    /// `verify` reports them) with the source's bytes for the same key,
+    /// where those are provably what belongs there; then run `verify`.
     #[arg(long, conflicts_with_all = ["dry_run", "rebuild"])]
     pub repair: bool,
     /// Replay the source's transactions through the plugins' transform-tx
@@ -314,14 +315,14 @@ async fn run_repair(
     dst: &dyn ValueStore,
     args: &MigrateArgs,
 ) -> anyhow::Result<i32> {
-    let report = migrate::repair(src, dst, &args.db)
+    let report = migrate::repair(src, dst, &args.db, &args.status_suffix)
         .await
         .with_context(|| format!("repairing database `{}`", args.db))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} index nodes read: {} damaged, {} repaired from the source",
+            "{} index nodes and tx-log entries read: {} damaged, {} repaired from the source",
             report.nodes_scanned,
             report.damaged,
             report.repaired.len()

@@ -266,11 +266,19 @@ async fn compare_entries(
             .get_many(destination.id(), &keys)
             .await
             .map_err(MigrateError::destination_store)?;
-        for ((i, a), b) in (first..=last).zip(ours).zip(theirs) {
+        for (((i, key), a), b) in (first..=last).zip(&keys).zip(ours).zip(theirs) {
             report.entries_compared += 1;
             if a != b {
                 report.note(max, || {
-                    describe_entry_difference(i, a.as_deref(), b.as_deref())
+                    let mut what = describe_entry_difference(i, a.as_deref(), b.as_deref());
+                    // Which side is damaged, when a seal says so.
+                    for (side, bytes) in [("source", &a), ("destination", &b)] {
+                        if let Some(Err(e)) = bytes.as_deref().map(|b| model::check_stored(key, b))
+                        {
+                            what.push_str(&format!("; the {side}'s entry is damaged: {e}"));
+                        }
+                    }
+                    what
                 });
             }
         }
