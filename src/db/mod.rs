@@ -7,6 +7,7 @@ mod coerce;
 mod error;
 pub mod generate;
 pub mod input;
+mod novelty;
 mod reader;
 mod repair;
 mod replay;

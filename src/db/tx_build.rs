@@ -2,7 +2,7 @@
 //! idents resolved, values coerced, cardinality-one replacement, no-ops
 //! dropped, uniqueness checked.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{
     Attribute, Cardinality, Datom, EntityId, Partition, Schema, Unique, Value, ValueType, builtin,
@@ -10,6 +10,7 @@ use crate::model::{
 };
 
 use super::coerce::{Coerced, coerce};
+use super::novelty::{Before, Novelty};
 use super::{DbError, EntityRef, InputValue, Snapshot, TxOp};
 
 /// The schema attributes whose ops run before all others, so attributes
@@ -39,14 +40,8 @@ pub(crate) struct TxBuilder<'s> {
     tempids: BTreeMap<String, EntityId>,
     /// Entities allocated by this transaction: they have no stored datoms.
     fresh: HashSet<EntityId>,
-    /// Idents asserted (`Some`) or retracted (`None`) by this transaction.
-    idents: HashMap<String, Option<EntityId>>,
-    /// Current values of (e, a), loaded on demand and kept up to date.
-    current: HashMap<(EntityId, EntityId), BTreeSet<Value>>,
-    /// The datoms so far, by (e, a, v) → added.
-    eav: BTreeMap<(EntityId, EntityId, Value), bool>,
-    /// The same datoms by (a, v, e), for uniqueness.
-    ave: BTreeMap<(EntityId, Value, EntityId), bool>,
+    /// The datoms so far (the engine the replayer shares).
+    novelty: Novelty<'s>,
 }
 
 impl<'s> TxBuilder<'s> {
@@ -58,10 +53,7 @@ impl<'s> TxBuilder<'s> {
             next_entity: snap.entry.next_entity,
             tempids: BTreeMap::new(),
             fresh: HashSet::new(),
-            idents: HashMap::new(),
-            current: HashMap::new(),
-            eav: BTreeMap::new(),
-            ave: BTreeMap::new(),
+            novelty: Novelty::new(snap),
         }
     }
 
@@ -85,21 +77,11 @@ impl<'s> TxBuilder<'s> {
         }
         self.check_unique(&schema).await?;
         let tx = tx_entity(self.t);
-        self.emit(tx, builtin::TX_INSTANT, Value::Instant(instant), true);
+        self.novelty
+            .emit(tx, builtin::TX_INSTANT, Value::Instant(instant), true);
         self.next_entity[Partition::Tx as usize] = self.t + 1;
-        let t = self.t;
         Ok(Built {
-            datoms: self
-                .eav
-                .into_iter()
-                .map(|((e, a, v), added)| Datom {
-                    e,
-                    a,
-                    v,
-                    tx: t,
-                    added,
-                })
-                .collect(),
+            datoms: self.novelty.into_datoms(self.t),
             tempids: self.tempids,
             next_entity: self.next_entity,
         })
@@ -168,12 +150,16 @@ impl<'s> TxBuilder<'s> {
     /// The schema after this transaction's schema datoms.
     async fn new_schema(&self) -> Result<Schema, DbError> {
         let mut datoms = self.snap.schema_datoms().await?;
-        let touched = |e: EntityId, a: EntityId| {
-            (builtin::IDENT..=builtin::UNIQUE).contains(&a) && self.current.contains_key(&(e, a))
-        };
-        datoms.retain(|d| !touched(d.e, d.a));
-        for ((e, a), values) in &self.current {
-            if (builtin::IDENT..=builtin::UNIQUE).contains(a) {
+        let schema_attribute = |a: &EntityId| (builtin::IDENT..=builtin::UNIQUE).contains(a);
+        let touched: HashSet<(EntityId, EntityId)> = self
+            .novelty
+            .touched()
+            .map(|(pair, _)| *pair)
+            .filter(|(_, a)| schema_attribute(a))
+            .collect();
+        datoms.retain(|d| !touched.contains(&(d.e, d.a)));
+        for ((e, a), values) in self.novelty.touched() {
+            if schema_attribute(a) {
                 datoms.extend(values.iter().map(|v| Datom {
                     e: *e,
                     a: *a,
@@ -196,86 +182,27 @@ impl<'s> TxBuilder<'s> {
         let e = self.entity(e).await?;
         let v = self.value(attr, v).await?;
         check_schema_value(attr, &v)?;
-        let current = self.current_of(e, attr.id).await?;
+        let before = if self.fresh.contains(&e) {
+            Before::Nothing
+        } else {
+            Before::Stored
+        };
         match op {
             TxOp::Add { .. } => {
-                if current.contains(&v) {
-                    return Ok(());
-                }
-                if attr.cardinality == Cardinality::One {
-                    for old in current {
-                        self.emit(e, attr.id, old, false);
-                    }
-                }
-                self.emit(e, attr.id, v, true);
+                let one = attr.cardinality == Cardinality::One;
+                self.novelty.assert(e, attr.id, v, one, || before).await
             }
-            TxOp::Retract { .. } => {
-                if current.contains(&v) {
-                    self.emit(e, attr.id, v, false);
-                }
-            }
+            TxOp::Retract { .. } => self.novelty.retract(e, attr.id, v, || before).await,
         }
-        Ok(())
-    }
-
-    /// Records a datom; an opposite datom of the same (e, a, v) earlier in
-    /// this transaction cancels out instead.
-    fn emit(&mut self, e: EntityId, a: EntityId, v: Value, added: bool) {
-        if a == builtin::IDENT
-            && let Some(k) = v.as_keyword()
-        {
-            self.idents.insert(k.to_string(), added.then_some(e));
-        }
-        let values = self.current.entry((e, a)).or_default();
-        if added {
-            values.insert(v.clone());
-        } else {
-            values.remove(&v);
-        }
-        let key = (e, a, v);
-        if self.eav.get(&key) == Some(&!added) {
-            self.eav.remove(&key);
-            self.ave.remove(&(key.1, key.2, key.0));
-        } else {
-            self.ave.insert((key.1, key.2.clone(), key.0), added);
-            self.eav.insert(key, added);
-        }
-    }
-
-    /// The current values of (e, a), including this transaction's changes.
-    async fn current_of(&mut self, e: EntityId, a: EntityId) -> Result<Vec<Value>, DbError> {
-        if let Some(values) = self.current.get(&(e, a)) {
-            return Ok(values.iter().cloned().collect());
-        }
-        let values = if self.fresh.contains(&e) {
-            Vec::new()
-        } else {
-            self.snap.current_values(e, a).await?
-        };
-        self.current
-            .insert((e, a), values.iter().cloned().collect());
-        Ok(values)
     }
 
     /// Fails when a unique attribute's value ends up held by two entities.
     async fn check_unique(&self, schema: &Schema) -> Result<(), DbError> {
-        for ((a, v, e), added) in &self.ave {
+        for (a, v, e) in self.novelty.assertions_by_value() {
             let Some(attr) = schema.by_id(*a).filter(|at| at.unique.is_some()) else {
                 continue;
             };
-            if !added {
-                continue;
-            }
-            let stored = self.snap.holders(*a, v).await?;
-            let still_held = stored
-                .into_iter()
-                .filter(|h| self.ave.get(&(*a, v.clone(), *h)) != Some(&false));
-            let added_here = self
-                .ave
-                .range((*a, v.clone(), 0)..=(*a, v.clone(), u64::MAX))
-                .filter(|(_, added)| **added)
-                .map(|((_, _, h), _)| *h);
-            if let Some(holder) = still_held.chain(added_here).find(|h| h != e) {
+            if let Some(holder) = self.novelty.other_holder(*a, v, *e).await? {
                 return Err(DbError::UniqueConflict {
                     attribute: attr.ident.clone(),
                     value: v.to_string(),
@@ -314,8 +241,8 @@ impl<'s> TxBuilder<'s> {
 
     /// The entity with this ident, as of this transaction so far.
     async fn ident(&self, k: &str) -> Result<EntityId, DbError> {
-        let found = match self.idents.get(k) {
-            Some(found) => *found,
+        let found = match self.novelty.ident(k) {
+            Some(found) => found,
             None => self.snap.entity_by_ident(k).await?,
         };
         found.ok_or_else(|| DbError::UnknownEntity {

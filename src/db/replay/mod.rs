@@ -37,7 +37,7 @@ use crate::store::{CreateOutcome, ValueStore};
 
 use super::writer::{BOOTSTRAP_NEXT_ENTITY, TreeShape, WriteCounts, bootstrap_tx_datoms};
 use super::{Database, DbError, Snapshot, read_entry};
-use novelty::Novelty;
+use novelty::Replayed;
 use rules::{check_cardinality, resolve};
 
 /// One transaction to replay.
@@ -141,7 +141,7 @@ impl Replayer {
             });
         let schema_part = resolve(t, schema_part, before, None)?;
         check_cardinality(t, &schema_part)?;
-        let mut novelty = Novelty::new(&self.last, &self.schema);
+        let mut novelty = Replayed::new(&self.last, &self.schema);
         novelty.apply(&schema_part).await?;
         // The schema after this transaction (cloned only when it changes).
         let schema_datoms = novelty.schema_datoms(t);
