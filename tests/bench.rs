@@ -69,6 +69,13 @@ async fn tiny_bench_reports_every_measure_sanely_and_leaves_nothing_behind() {
     assert_eq!(ids, IDS);
     assert!(report.database.keys > 0 && report.database.bytes > 0);
     assert_eq!(report.database.entries, Size::Tiny.workload().txs + 2);
+    // Every data transaction writes its statements and its instant.
+    let d = &report.database;
+    assert!(d.datoms > Size::Tiny.workload().txs * 2, "{d:?}");
+    assert!(
+        d.generate_seconds > 0.0 && d.bytes_per_datom() > 0.0,
+        "{d:?}"
+    );
     for m in &report.measures {
         if m.id == "P1-postgres" && options.postgres.is_none() {
             assert_eq!(m.skipped.as_deref(), Some("no --postgres"));
@@ -101,9 +108,29 @@ async fn tiny_bench_reports_every_measure_sanely_and_leaves_nothing_behind() {
         }
         if m.unit == Unit::Ratio {
             // The two quantities the ratio is of come first (P4 adds the
-            // throughputs of the same child runs).
-            let parts = if m.id == "P4" { 4 } else { 2 };
+            // throughputs of the same child runs; P1 and P5 the subject's
+            // rate in datoms a second).
+            let parts = match m.id.as_str() {
+                "P4" => 4,
+                "P1-sled" | "P1-postgres" | "P5" => 3,
+                _ => 2,
+            };
             assert_eq!(m.parts.len(), parts, "{}: a ratio of two quantities", m.id);
+            if parts == 3 {
+                assert_eq!(m.parts[2].unit, Unit::DatomsPerSecond, "{}", m.id);
+            }
+        }
+    }
+    // A rate in datoms is the same run's rate in bytes, converted.
+    for id in ["P1-sled", "P5"] {
+        let m = report.measure(id).unwrap();
+        let (mb, datoms) = (&m.parts[1].summary, &m.parts[2].summary);
+        for (rate, mb) in datoms.samples.iter().zip(&mb.samples) {
+            let expected = mb * 1e6 / d.bytes as f64 * d.datoms as f64;
+            assert!(
+                (rate - expected).abs() < 1e-6 * expected,
+                "{id}: {rate} vs {expected}"
+            );
         }
     }
     // Each ratio is its parts' ratio, run by run.

@@ -146,6 +146,24 @@ fn generate_then_stats_counts_entries_and_nodes() {
     assert_eq!(stats["nodes"]["tx-log entry"]["count"], 22);
     assert!(stats["nodes"]["index leaf"]["count"].as_u64().unwrap_or(0) > 0);
     assert!(stats["total"]["bytes"].as_u64().unwrap_or(0) > 0);
+    // The history's datoms: what generate wrote, and transaction 0's built-ins.
+    let written: u64 = out
+        .split(" datoms written")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no datom count in {out}"));
+    let datoms = stats["datoms"].as_u64().unwrap_or(0);
+    assert!(
+        datoms > written && datoms < written + 32,
+        "{datoms} vs {written}"
+    );
+    let per_datom = stats["bytes_per_datom"].as_f64().unwrap_or(0.0);
+    let total = stats["total"]["bytes"].as_u64().unwrap_or(0) as f64;
+    assert!(
+        (per_datom - total / datoms as f64).abs() < 1e-6,
+        "{per_datom}"
+    );
     let table = succeeds(&mut eva(&["db", "stats", &f.url, "--db", "demo"]));
     assert!(table.contains("tx-log entries: 22"), "{table}");
 }

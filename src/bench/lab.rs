@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::db::Database;
 use crate::db::generate::{GenerateOptions, generate};
+use crate::db::stats::stats;
 use crate::store::{self, ValueStore, redact_url};
 
 use super::BenchError;
@@ -74,6 +75,7 @@ impl Lab {
             None => None,
         };
         let source = open_sled(&root.path().join("source.sled")).await?;
+        let generating = std::time::Instant::now();
         let db = Database::create(source.clone(), &id).await?;
         let summary = generate(
             &db,
@@ -86,8 +88,11 @@ impl Lab {
         )
         .await?;
         source.flush().await?;
+        let generate_seconds = generating.elapsed().as_secs_f64();
         let mut facts = namespace_facts(source.as_ref(), &id).await?;
         facts.entries = summary.entries;
+        facts.datoms = stats(source.clone(), &id).await?.datoms;
+        facts.generate_seconds = generate_seconds;
         Ok(Lab {
             id,
             source,

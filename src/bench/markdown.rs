@@ -43,13 +43,17 @@ pub fn render(report: &BenchReport) -> String {
     let _ = writeln!(
         out,
         "- **Source database:** the demo generator, {} transactions × {} statements (seed {}): \
-         {} tx-log entries, {} keys, {:.1} MB in one sled store\n",
+         {} tx-log entries, {} datoms, {} keys, {:.1} MB in one sled store \
+         ({:.0} bytes a datom), written by `db generate` at {:.0} datoms/s\n",
         w.txs,
         w.datoms_per_tx,
         w.seed,
         d.entries,
+        d.datoms,
         d.keys,
-        d.bytes as f64 / 1e6
+        d.bytes as f64 / 1e6,
+        d.bytes_per_datom(),
+        d.generated_datoms_per_second()
     );
     out.push_str(&table(report));
     out.push_str(&targets_not_met(report));
@@ -170,6 +174,7 @@ fn number(value: f64, unit: Unit) -> String {
         Unit::Milliseconds if value.abs() < 0.1 => 3,
         Unit::Milliseconds => 2,
         Unit::Seconds | Unit::Microseconds | Unit::MegabytesPerSecond | Unit::Mebibytes => 1,
+        Unit::DatomsPerSecond => 0,
     };
     format!("{value:.digits$}{}", unit.symbol())
 }

@@ -37,7 +37,7 @@ impl BenchReport {
 }
 
 /// The source database every measurement reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct DatabaseFacts {
     /// Tx-log entries (transaction 0 and the schema included).
     pub entries: u64,
@@ -45,6 +45,23 @@ pub struct DatabaseFacts {
     pub keys: u64,
     /// Bytes of those keys and values.
     pub bytes: u64,
+    /// Datoms in its tx-log entries (every assertion and retraction, the
+    /// history): what the per-datom figures divide by.
+    pub datoms: u64,
+    /// Seconds `db generate` took to write it (schema and data transactions).
+    pub generate_seconds: f64,
+}
+
+impl DatabaseFacts {
+    /// Everything stored (keys and values) per datom of history.
+    pub fn bytes_per_datom(&self) -> f64 {
+        self.bytes as f64 / self.datoms.max(1) as f64
+    }
+
+    /// How fast `db generate` wrote the datoms.
+    pub fn generated_datoms_per_second(&self) -> f64 {
+        self.datoms as f64 / self.generate_seconds.max(f64::MIN_POSITIVE)
+    }
 }
 
 /// One row of the table: a quantity measured over the runs, compared with
@@ -109,6 +126,8 @@ pub enum Unit {
     MegabytesPerSecond,
     /// Mebibytes (2²⁰ bytes).
     Mebibytes,
+    /// Datoms of the source database's history per second.
+    DatomsPerSecond,
 }
 
 impl Unit {
@@ -121,6 +140,7 @@ impl Unit {
             Unit::Milliseconds => " ms",
             Unit::MegabytesPerSecond => " MB/s",
             Unit::Mebibytes => " MiB",
+            Unit::DatomsPerSecond => " datoms/s",
         }
     }
 }

@@ -51,6 +51,7 @@ pub(super) async fn copy(
     progress.phase(&format!("P1 {name}"), runs as u64);
     let pairs = measure::migration_vs_raw_copy(lab, backend, runs, &mut || progress.step()).await?;
     m.throughputs(&pairs, lab.facts.bytes, "raw copy", "migration");
+    m.datom_rate("migration", &pairs.subject, lab.facts.datoms);
     Ok(m)
 }
 
@@ -381,6 +382,7 @@ pub(super) async fn verify(
     let (pairs, quick_pairs) =
         measure::verify_vs_migration(lab, runs, &mut || progress.step()).await?;
     full.throughputs(&pairs, lab.facts.bytes, "migration", "verify");
+    full.datom_rate("verify", &pairs.subject, lab.facts.datoms);
     quick.throughputs(&quick_pairs, lab.facts.bytes, "migration", "verify --quick");
     Ok(vec![full, quick])
 }
@@ -438,6 +440,13 @@ impl Measure {
 
     fn skip(&mut self, why: &str) {
         self.skipped = Some(why.to_string());
+    }
+
+    /// A part giving `what`'s rate in datoms of the source's history per
+    /// second, from the seconds of each run.
+    fn datom_rate(&mut self, what: &str, seconds: &[f64], datoms: u64) {
+        let rates: Vec<f64> = seconds.iter().map(|s| datoms as f64 / s).collect();
+        self.part(what, Unit::DatomsPerSecond, &rates);
     }
 
     fn part(&mut self, name: &str, unit: Unit, samples: &[f64]) {

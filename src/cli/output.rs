@@ -180,6 +180,8 @@ pub(super) fn stats(stats: &DbStats, json: bool) -> String {
                 "database": stats.database,
                 "store": stats.store,
                 "entries": stats.entries,
+                "datoms": stats.datoms,
+                "bytes_per_datom": bytes_per_datom(stats),
                 "nodes": nodes,
                 "other": tally_json(&stats.other),
                 "total": tally_json(&stats.total),
@@ -187,8 +189,16 @@ pub(super) fn stats(stats: &DbStats, json: bool) -> String {
         );
     }
     let mut out = format!(
-        "database `{}` in {}\ntx-log entries: {}\n\n{:<14} {:>10} {:>14} {:>10}\n",
-        stats.database, stats.store, stats.entries, "kind", "count", "bytes", "size"
+        "database `{}` in {}\ntx-log entries: {}\ndatoms (history): {}\nbytes a datom: {:.0}\n\n{:<14} {:>10} {:>14} {:>10}\n",
+        stats.database,
+        stats.store,
+        stats.entries,
+        stats.datoms,
+        bytes_per_datom(stats),
+        "kind",
+        "count",
+        "bytes",
+        "size"
     );
     let mut row = |name: &str, t: &Tally| {
         out.push_str(&format!(
@@ -207,6 +217,11 @@ pub(super) fn stats(stats: &DbStats, json: bool) -> String {
     row("other", &stats.other);
     row("total", &stats.total);
     out
+}
+
+/// Everything the namespace holds, in bytes, per datom of history.
+fn bytes_per_datom(stats: &DbStats) -> f64 {
+    stats.total.bytes as f64 / stats.datoms.max(1) as f64
 }
 
 /// What `db generate` did.
@@ -229,7 +244,7 @@ pub(super) fn generate_summary(
     let last = summary.first_tx + summary.transactions.saturating_sub(1);
     out.push_str(&format!(
         "generated {} transactions ({}..={}): {} statements, {} datoms written, {} people\n\
-         tx-log entries: {} ({:.1} s, {:.0} transactions/s)\n",
+         tx-log entries: {} ({:.1} s, {:.0} transactions/s, {:.0} datoms/s)\n",
         summary.transactions,
         summary.first_tx,
         last,
@@ -239,6 +254,7 @@ pub(super) fn generate_summary(
         summary.entries,
         seconds,
         summary.transactions as f64 / seconds.max(1e-9),
+        summary.datoms as f64 / seconds.max(1e-9),
     ));
     out
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::model::{self, CodecError, NodeKind};
+use crate::model::{self, CodecError, Node, NodeKind};
 use crate::store::ValueStore;
 
 use super::{Database, DbError};
@@ -38,6 +38,9 @@ pub struct DbStats {
     pub store: String,
     /// Entries in the tx-log (its head's count; transaction 0 included).
     pub entries: u64,
+    /// Datoms in those entries: every assertion and retraction ever made
+    /// (the history), what per-datom sizes divide by.
+    pub datoms: u64,
     /// Nodes by kind; every kind is present, with zero when absent.
     pub nodes: BTreeMap<NodeKind, Tally>,
     /// Values that do not decode as nodes (e.g. a migration status record).
@@ -64,6 +67,7 @@ pub async fn stats(store: Arc<dyn ValueStore>, db_id: &str) -> Result<DbStats, D
         database: db_id.to_string(),
         store: store.url().to_string(),
         entries,
+        datoms: 0,
         nodes: KINDS.into_iter().map(|k| (k, Tally::default())).collect(),
         other: Tally::default(),
         total: Tally::default(),
@@ -76,7 +80,14 @@ pub async fn stats(store: Arc<dyn ValueStore>, db_id: &str) -> Result<DbStats, D
         for (key, value) in &page {
             stats.total.add(value.len());
             match model::decode_at(key, value) {
-                Ok(node) => stats.nodes.entry(node.kind()).or_default().add(value.len()),
+                Ok(node) => {
+                    if let Node::TxLogEntry(entry) = &node
+                        && entry.tx < entries
+                    {
+                        stats.datoms += entry.datoms.len() as u64;
+                    }
+                    stats.nodes.entry(node.kind()).or_default().add(value.len());
+                }
                 Err(err @ CodecError::KeyMismatch { .. }) => {
                     return Err(DbError::Codec {
                         key: key.clone(),
@@ -97,7 +108,9 @@ pub async fn stats(store: Arc<dyn ValueStore>, db_id: &str) -> Result<DbStats, D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DatabaseInfo, IndexRoots, Node, TxLogEntry, TxLogHead, encode, entry_key};
+    use crate::model::{
+        DatabaseInfo, Datom, IndexRoots, Node, TxLogEntry, TxLogHead, Value, encode, entry_key,
+    };
 
     async fn put(store: &Arc<dyn ValueStore>, key: &str, node: Node) {
         store.create("d", key, &encode(&node)).await.unwrap();
@@ -117,18 +130,28 @@ mod tests {
         )
         .await;
         put(&store, "log", Node::TxLogHead(TxLogHead { count: 1 })).await;
-        put(
-            &store,
-            &entry_key("log", 0),
-            Node::TxLogEntry(TxLogEntry {
-                tx: 0,
-                instant: 0,
-                datoms: Vec::new(),
-                roots: IndexRoots::default(),
-                next_entity: [64, 1, 1],
-            }),
-        )
-        .await;
+        // Entry 0 holds two datoms; entry 1, past the head, is not counted.
+        for (tx, datoms) in [(0, 2), (1, 1)] {
+            let datom = |e| Datom {
+                e,
+                a: 1,
+                v: Value::Long(0),
+                tx,
+                added: true,
+            };
+            put(
+                &store,
+                &entry_key("log", tx),
+                Node::TxLogEntry(TxLogEntry {
+                    tx,
+                    instant: 0,
+                    datoms: (0..datoms).map(datom).collect(),
+                    roots: IndexRoots::default(),
+                    next_entity: [64, 1, 1],
+                }),
+            )
+            .await;
+        }
         store
             .create("d", "d.migration-status", b"{}")
             .await
@@ -141,12 +164,13 @@ mod tests {
         let store = tiny_database().await;
         let stats = stats(store, "d").await.unwrap();
         assert_eq!(stats.entries, 1);
+        assert_eq!(stats.datoms, 2, "the datoms of entries below the head");
         assert_eq!(stats.nodes[&NodeKind::DatabaseInfo].count, 1);
         assert_eq!(stats.nodes[&NodeKind::TxLogHead].count, 1);
-        assert_eq!(stats.nodes[&NodeKind::TxLogEntry].count, 1);
+        assert_eq!(stats.nodes[&NodeKind::TxLogEntry].count, 2);
         assert_eq!(stats.nodes[&NodeKind::IndexLeaf].count, 0);
         assert_eq!(stats.other, Tally { count: 1, bytes: 2 });
-        assert_eq!(stats.total.count, 4);
+        assert_eq!(stats.total.count, 5);
         let node_bytes: u64 = stats.nodes.values().map(|t| t.bytes).sum();
         assert_eq!(stats.total.bytes, node_bytes + 2);
     }
