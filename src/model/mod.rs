@@ -2,6 +2,7 @@
 //! kinds and their versioned binary codec. See `docs/format.md`.
 
 mod codec;
+mod compact;
 mod database_id;
 mod datom;
 mod links;
@@ -14,6 +15,7 @@ pub use codec::{
     CodecError, FORMAT_VERSION, SEAL_BYTES, SEALED_VERSION, check_stored, decode, decode_at,
     encode, encode_at, hex, index_node_key, same_content, seal, sha256_hex,
 };
+pub use compact::{CompactError, decode_datoms, encode_datoms};
 pub use database_id::{MAX_DATABASE_ID_BYTES, check_database_id};
 pub use datom::{Datom, EntityId, Index, Partition, entity_id, partition_of, tx_entity};
 pub use links::child_keys_of;
