@@ -89,6 +89,8 @@ fn tag(v: &Value) -> u8 {
 }
 
 const ADDED: u8 = 1 << 4;
+/// The most datoms a decoder reserves room for before reading them.
+const PREALLOCATED_DATOMS: usize = 4096;
 const SHARED_SHIFT: u8 = 5;
 
 /// Appends the encoding of `datoms`, in `index`'s order, to `out`.
@@ -139,7 +141,9 @@ fn read_datoms(index: Index, r: &mut Reader<'_>) -> Result<Vec<Datom>, CompactEr
     if count > r.left() as u64 {
         return Err(CompactError::Truncated { datom: 0 });
     }
-    let mut datoms: Vec<Datom> = Vec::with_capacity(count as usize);
+    // A datom takes far more memory than its encoding: reserve for a
+    // leaf's worth, not for whatever the count claims.
+    let mut datoms: Vec<Datom> = Vec::with_capacity((count as usize).min(PREALLOCATED_DATOMS));
     for i in 0..count as usize {
         let truncated = CompactError::Truncated { datom: i };
         let invalid = |what: String| CompactError::Invalid { datom: i, what };
