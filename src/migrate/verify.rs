@@ -77,6 +77,17 @@ impl VerifyOptions {
             progress(done, total);
         }
     }
+
+    /// Tells a full verify's progress up to `tx`: `done` entries of its two
+    /// passes over entries `0..=tx`.
+    fn tell_entries(&self, done: u64, tx: u64) {
+        self.tell(done, Some(2 * (tx + 1)));
+    }
+
+    /// How many differences a report lists (at least one).
+    fn listed_differences(&self) -> usize {
+        self.max_differences.max(1)
+    }
 }
 
 /// The outcome of a verify run.
@@ -145,7 +156,7 @@ pub async fn verify(
         destination_entries,
         ..VerifyReport::default()
     };
-    let max = options.max_differences.max(1);
+    let max = options.listed_differences();
     check_head_against_status(&destination, &options.status_suffix, max, &mut report).await?;
     if options.quick {
         compare_entries(&source, &destination, tx..=tx, options, &mut report).await?;
@@ -249,10 +260,9 @@ async fn compare_entries(
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
     const BATCH: u64 = 256;
-    let max = options.max_differences.max(1);
+    let max = options.listed_differences();
     let log = &source.info().tx_log;
     let (mut first, tx) = range.into_inner();
-    let total = 2 * (tx + 1);
     while first <= tx {
         let last = tx.min(first.saturating_add(BATCH - 1));
         let keys: Vec<String> = (first..=last).map(|i| entry_key(log, i)).collect();
@@ -283,7 +293,7 @@ async fn compare_entries(
             }
         }
         if !options.quick {
-            options.tell(last + 1, Some(total));
+            options.tell_entries(last + 1, tx);
         }
         first = last + 1;
     }
@@ -347,7 +357,7 @@ async fn check_destination(
     options: &VerifyOptions,
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
-    let max = options.max_differences.max(1);
+    let max = options.listed_differences();
     let mut checker = Checker::starting_at(
         destination.store().clone(),
         destination.id(),
@@ -372,7 +382,7 @@ async fn check_destination(
             report.note(max, || format!("destination: {p}"));
         }
         if i % 64 == 63 || i == tx {
-            options.tell(tx + 1 + i + 1, Some(2 * (tx + 1)));
+            options.tell_entries(tx + 1 + i + 1, tx);
         }
     }
     report.nodes_checked = checker.stats().nodes_checked;
@@ -391,7 +401,7 @@ async fn check_view(
     report: &mut VerifyReport,
 ) -> Result<(), MigrateError> {
     const BATCH: usize = 256;
-    let max = options.max_differences.max(1);
+    let max = options.listed_differences();
     let entry = match destination.entry(tx).await {
         Ok(entry) => entry,
         Err(e) => {

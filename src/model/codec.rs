@@ -92,12 +92,21 @@ pub fn same_content(stored: &[u8], plain: &[u8]) -> bool {
     if stored == plain {
         return true;
     }
-    match (stored.split_first(), plain.split_first()) {
-        (Some((&SEALED_VERSION, rest)), Some((&FORMAT_VERSION, body))) => {
-            rest.len() >= SEAL_BYTES && &rest[..rest.len() - SEAL_BYTES] == body
+    match (stored.first(), plain.split_first()) {
+        (Some(&SEALED_VERSION), Some((&FORMAT_VERSION, body))) => {
+            sealed_parts(stored).is_ok_and(|(sealed, _)| &sealed[1..] == body)
         }
         _ => false,
     }
+}
+
+/// A sealed value split into what its checksum covers (the version byte and
+/// the body, at least one byte of it) and the checksum.
+fn sealed_parts(bytes: &[u8]) -> Result<(&[u8], &[u8]), CodecError> {
+    let split = bytes.len().checked_sub(SEAL_BYTES).filter(|&n| n > 1);
+    let split = split
+        .ok_or_else(|| CodecError::Corrupt("a sealed node shorter than its checksum".into()))?;
+    Ok(bytes.split_at(split))
 }
 
 /// The checksum a sealed node at `key` carries: the first [`SEAL_BYTES`]
@@ -161,13 +170,8 @@ pub fn check_stored(key: &str, bytes: &[u8]) -> Result<(), CodecError> {
                 "an index node is keyed by its digest, never sealed".into(),
             ));
         }
-        let split = bytes.len().checked_sub(SEAL_BYTES).filter(|&n| n > 1);
-        let Some(split) = split else {
-            return Err(CodecError::Corrupt(
-                "a sealed node shorter than its checksum".into(),
-            ));
-        };
-        if checksum(key, &bytes[..split]) != bytes[split..] {
+        let (sealed, sum) = sealed_parts(bytes)?;
+        if checksum(key, sealed) != sum {
             return Err(CodecError::ChecksumMismatch);
         }
     }
@@ -186,11 +190,7 @@ pub(super) fn decode_as<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Resul
     let (&version, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
     let body = match version {
         FORMAT_VERSION => rest,
-        SEALED_VERSION => rest
-            .len()
-            .checked_sub(SEAL_BYTES)
-            .map(|n| &rest[..n])
-            .ok_or_else(|| CodecError::Corrupt("a sealed node shorter than its checksum".into()))?,
+        SEALED_VERSION => &sealed_parts(bytes)?.0[1..],
         found => return Err(CodecError::UnsupportedVersion { found }),
     };
     let (node, rest) =
