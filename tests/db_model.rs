@@ -14,7 +14,7 @@ use eva_admin::db::{
     take_back_uncommitted,
 };
 use eva_admin::model::{
-    Datom, EntityId, Index, Node, Partition, Value, builtin, decode, entity_id, tx_entity,
+    Datom, EntityId, Format, Index, Node, Partition, Value, builtin, decode, entity_id, tx_entity,
 };
 use eva_admin::store::{self, CreateOutcome, Entry, ReplaceOutcome, StoreError, ValueStore};
 use proptest::prelude::*;
@@ -24,8 +24,24 @@ use proptest::test_runner::TestRunner;
 // ---------------------------------------------------------------- fixtures
 
 const SMALL: TreeShape = TreeShape {
+    format: Format::V1,
     leaf_capacity: 3,
     inner_capacity: 3,
+    novelty_threshold: 1,
+    fan_in: 2,
+    run_cap: 1,
+};
+
+/// Format 2 with tiny nodes, an indexing every few datoms and merges of
+/// two runs up to a cap a few transactions long: every mechanism (lagging
+/// roots, novelty read from the log, tiered merges, capped runs) runs.
+const SMALL_V2: TreeShape = TreeShape {
+    format: Format::V2,
+    leaf_capacity: 3,
+    inner_capacity: 3,
+    novelty_threshold: 8,
+    fan_in: 2,
+    run_cap: 50,
 };
 
 /// The test schema: (ident, type, cardinality, unique).
@@ -430,11 +446,12 @@ async fn check_against_model(store: Arc<dyn ValueStore>, txs: &[Vec<GenOp>], sha
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
-    /// Every snapshot of every index equals the naive model, with tiny
-    /// nodes (deep trees, many splits) and with the default shape.
+    /// Every snapshot of every index equals the naive model, in both
+    /// formats, with tiny nodes (deep trees, many splits, in format 2 many
+    /// indexings and merges) and with the default shapes.
     #[test]
-    fn every_snapshot_matches_the_model(txs in gen_txs(30), small in any::<bool>()) {
-        let shape = if small { SMALL } else { TreeShape::default() };
+    fn every_snapshot_matches_the_model(txs in gen_txs(30), pick in 0..4usize) {
+        let shape = [SMALL, TreeShape::default(), SMALL_V2, TreeShape::format2()][pick];
         rt().block_on(async { check_against_model(mem().await, &txs, shape).await });
     }
 }
@@ -448,6 +465,43 @@ fn sled_store_matches_the_model() {
     rt().block_on(async {
         let store = store::open(&url).await.unwrap();
         check_against_model(store, &txs, SMALL).await;
+    });
+}
+
+#[test]
+fn sled_store_matches_the_model_in_format_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sled:{}", dir.path().join("db").display());
+    let mut runner = TestRunner::deterministic();
+    let many = prop::collection::vec(prop::collection::vec(gen_op(), 1..6), 150);
+    let txs = many.new_tree(&mut runner).unwrap().current();
+    rt().block_on(async {
+        let store = store::open(&url).await.unwrap();
+        check_against_model(store.clone(), &txs, SMALL_V2).await;
+        // The mechanisms ran: entries lag their index set, indexings
+        // happened, runs were merged, and capped runs were kept.
+        let db = Database::open(store, "db-test").await.unwrap();
+        let count = db.head().await.unwrap().count;
+        let mut lagging = 0;
+        let mut sets = BTreeSet::new();
+        for tx in 0..count {
+            let lag = db.entry(tx).await.unwrap().lag.expect("a format 2 entry");
+            lagging += usize::from(lag.basis < tx);
+            sets.insert(lag.set);
+        }
+        let Node::IndexSet(last) = db.expect_node(sets.last().unwrap()).await.unwrap() else {
+            panic!("not an index set");
+        };
+        let spans: Vec<u64> = last.runs.iter().map(|r| r.last_tx - r.first_tx).collect();
+        assert!(lagging > count as usize / 3, "{lagging} of {count} lag");
+        assert!(sets.len() > 3, "{} indexings", sets.len());
+        assert!(last.runs.len() >= 2, "{:?}", last.runs);
+        assert!(spans.iter().any(|&s| s > 5), "merged runs: {spans:?}");
+        assert!(
+            last.runs
+                .windows(2)
+                .all(|w| w[0].last_tx + 1 == w[1].first_tx)
+        );
     });
 }
 

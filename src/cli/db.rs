@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use clap::{Subcommand, ValueEnum};
 
-use super::store_arg::{Create, StoreArgs};
+use super::store_arg::{Create, StorageFormatArg, StoreArgs};
 use super::{GlobalArgs, logging, output, query};
 use crate::db::generate::{GenerateOptions, generate};
 use crate::db::input::{self, Format};
 use crate::db::{Database, stats};
-use crate::model::Index;
+use crate::model::{Format as StorageFormat, Index};
 
 /// The `db` commands.
 #[derive(Debug, Subcommand)]
@@ -25,6 +25,9 @@ pub(super) enum DbCommand {
     Init {
         #[command(flatten)]
         target: StoreArgs,
+
+        #[command(flatten)]
+        format: StorageFormatArg,
     },
 
     /// Commit one transaction read from a file or stdin (EDN or JSON), and
@@ -128,6 +131,9 @@ pub(super) enum DbCommand {
         /// The seed of every random choice: the same seed gives the same data.
         #[arg(long, value_name = "S", default_value_t = 1)]
         seed: u64,
+
+        #[command(flatten)]
+        format: StorageFormatArg,
     },
 
     /// Count what a database holds: tx-log entries, and nodes of each kind
@@ -191,7 +197,7 @@ impl From<IndexArg> for Index {
 pub(super) async fn run(command: DbCommand, global: &GlobalArgs) -> Result<()> {
     let timeout = Duration::from_secs(global.connect_timeout);
     match command {
-        DbCommand::Init { target } => init(&target, timeout).await,
+        DbCommand::Init { target, format } => init(&target, format.get(), timeout).await,
         DbCommand::Transact {
             target,
             file,
@@ -236,13 +242,14 @@ pub(super) async fn run(command: DbCommand, global: &GlobalArgs) -> Result<()> {
             txs,
             datoms_per_tx,
             seed,
+            format,
         } => {
             let opts = GenerateOptions {
                 txs,
                 datoms_per_tx: datoms_per_tx as usize,
                 seed,
             };
-            run_generate(&target, timeout, &opts, global.quiet).await
+            run_generate(&target, timeout, &opts, format.get(), global.quiet).await
         }
         DbCommand::Repair(args) => super::db_repair::run(&args, timeout).await,
         DbCommand::Stats { target, json } => {
@@ -253,9 +260,9 @@ pub(super) async fn run(command: DbCommand, global: &GlobalArgs) -> Result<()> {
     }
 }
 
-async fn init(target: &StoreArgs, timeout: Duration) -> Result<()> {
+async fn init(target: &StoreArgs, format: StorageFormat, timeout: Duration) -> Result<()> {
     let store = target.open_store(Create::Allowed, timeout).await?;
-    let db = Database::create(store.clone(), &target.db).await?;
+    let db = Database::create_in(store.clone(), &target.db, format).await?;
     store.flush().await?;
     output::emit(&format!(
         "created database `{}` in {} (transaction 0 holds the built-in attributes)\n",
@@ -312,9 +319,10 @@ async fn run_generate(
     target: &StoreArgs,
     timeout: Duration,
     opts: &GenerateOptions,
+    format: StorageFormat,
     quiet: bool,
 ) -> Result<()> {
-    let (db, created) = target.open_or_create(timeout).await?;
+    let (db, created) = target.open_or_create(timeout, format).await?;
     let started = Instant::now();
     let bar = logging::progress_bar(opts.txs, "transactions", quiet);
     let result = generate(&db, opts, |done| {

@@ -69,6 +69,8 @@ pub struct MigrateArgs {
     /// nodes: for rewrites that change sort order (renaming an attribute,
     /// redacting values). The destination becomes a different database
     /// (own identity); later runs must use --rebuild with the same plugins.
+    /// It is written in storage format 2: with no plugin, this upgrades a
+    /// format 1 database (docs/format.md).
     #[arg(long)]
     pub rebuild: bool,
     /// Print the report as JSON on stdout.

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::db::{Database, DbError};
+use crate::model::Format;
 use crate::store::{StoreUrl, ValueStore, redact_url};
 
 /// The help every STORE argument shows.
@@ -58,12 +59,16 @@ impl StoreArgs {
 
     /// Opens the database, creating it (and the store) when absent; the
     /// flag says whether it was created.
-    pub async fn open_or_create(&self, timeout: Duration) -> Result<(Database, bool)> {
+    pub async fn open_or_create(
+        &self,
+        timeout: Duration,
+        format: Format,
+    ) -> Result<(Database, bool)> {
         let store = self.open_store(Create::Allowed, timeout).await?;
         match Database::open(store.clone(), &self.db).await {
             Ok(db) => Ok((db, false)),
             Err(DbError::UnknownDatabase { .. }) => {
-                let db = Database::create(store, &self.db)
+                let db = Database::create_in(store, &self.db, format)
                     .await
                     .with_context(|| format!("cannot create database `{}`", self.db))?;
                 Ok((db, true))
@@ -102,5 +107,39 @@ pub(super) async fn open_store(
              --connect-timeout waits longer)",
             timeout.as_secs()
         ),
+    }
+}
+
+/// The storage format of a database a command creates (docs/format.md).
+#[derive(Args, Debug, Clone, Copy)]
+pub(super) struct StorageFormatArg {
+    /// The storage format of a new database: 1 (full index trees in every
+    /// transaction) or 2 (indexes that lag the log, in sorted runs of
+    /// compact nodes: a few hundred bytes a datom). An existing database
+    /// keeps its own format.
+    #[arg(
+        long = "storage-format",
+        value_enum,
+        value_name = "N",
+        default_value = "1"
+    )]
+    format: FormatNumber,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum FormatNumber {
+    #[value(name = "1")]
+    One,
+    #[value(name = "2")]
+    Two,
+}
+
+impl StorageFormatArg {
+    /// The format asked for.
+    pub(super) fn get(self) -> Format {
+        match self.format {
+            FormatNumber::One => Format::V1,
+            FormatNumber::Two => Format::V2,
+        }
     }
 }

@@ -2,11 +2,16 @@
 //! explicit transactions (rebuilds), the reader, and the demo-data generator.
 //! Trees are copy-on-write B+trees (see `tree`).
 
+mod batch;
 pub mod check;
 mod coerce;
 mod error;
 pub mod generate;
 pub mod input;
+mod lagging;
+mod lru;
+mod mem_index;
+mod node_cache;
 mod novelty;
 mod reader;
 mod repair;
@@ -17,7 +22,9 @@ mod tx_build;
 mod tx_data;
 mod writer;
 
+pub use batch::Batch;
 pub use error::DbError;
+pub use node_cache::NODE_CACHE_NODES;
 pub use reader::{Component, DatomQuery, Snapshot};
 pub use repair::{LogRepair, take_back_uncommitted};
 pub use replay::{
@@ -33,15 +40,44 @@ use crate::model::{self, DatabaseInfo, Node, TxLogEntry, TxLogHead};
 use crate::store::ValueStore;
 
 /// An open database: a store, the namespace and database-info it lives
-/// under. Cheap to clone; every read goes to the store (nothing cached but
-/// database-info, which only a migration replaces).
+/// under. Cheap to clone; clones share a cache of decoded index nodes
+/// (immutable, so never stale) and the writer's last snapshot (used only
+/// while the tx-log head still names it). Everything else is read from
+/// the store each time.
 #[derive(Clone)]
 pub struct Database {
     store: Arc<dyn ValueStore>,
     info: DatabaseInfo,
+    cache: Arc<node_cache::NodeCache>,
+    last: Arc<tokio::sync::Mutex<Option<Snapshot>>>,
 }
 
 impl Database {
+    /// The database `info` describes in `store`, with empty caches.
+    pub(crate) fn new(store: Arc<dyn ValueStore>, info: DatabaseInfo) -> Database {
+        Database {
+            store,
+            info,
+            cache: Arc::new(node_cache::NodeCache::new(NODE_CACHE_NODES)),
+            last: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+
+    /// A handle on the same store, database-info and node cache without
+    /// the writer's snapshot: what snapshots hold, so the writer's cached
+    /// snapshot never holds the cache it is kept in.
+    pub(crate) fn detached(&self) -> Database {
+        Database {
+            last: Arc::new(tokio::sync::Mutex::new(None)),
+            ..self.clone()
+        }
+    }
+
+    /// The decoded index nodes this database's readers share.
+    pub(crate) fn cache(&self) -> &node_cache::NodeCache {
+        &self.cache
+    }
+
     /// The store this database lives in.
     pub fn store(&self) -> &Arc<dyn ValueStore> {
         &self.store
@@ -68,7 +104,7 @@ impl Database {
                     url: store.url().to_string(),
                 })?;
         match node {
-            Node::DatabaseInfo(info) => Ok(Database { store, info }),
+            Node::DatabaseInfo(info) => Ok(Database::new(store, info)),
             other => Err(DbError::UnexpectedKind {
                 key: id.to_string(),
                 expected: model::NodeKind::DatabaseInfo,

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::model::{Datom, EntityId, Index, Schema, TxLogEntry, Value, builtin};
-use crate::store::ValueStore;
 
+use super::lagging::Lagging;
 use super::tree::{DatomRange, Tree};
 use super::{Database, DbError};
 
@@ -33,12 +33,13 @@ pub struct DatomQuery {
     pub history: bool,
 }
 
-/// The database as of one transaction: that entry's index roots and schema.
+/// The database as of one transaction: that entry's index (format 1: its
+/// roots; format 2: its index set and the novelty after it) and schema.
 pub struct Snapshot {
-    pub(crate) store: Arc<dyn ValueStore>,
-    pub(crate) namespace: String,
+    pub(crate) db: Database,
     pub(crate) entry: TxLogEntry,
     pub(crate) schema: Schema,
+    pub(crate) lagging: Option<Arc<Lagging>>,
 }
 
 impl Database {
@@ -61,16 +62,26 @@ impl Database {
         self.snapshot_of(self.entry(tx).await?).await
     }
 
-    /// A snapshot reading `entry`'s roots, with the schema loaded from them.
+    /// A snapshot reading `entry`'s index, with the schema loaded from it.
     pub(crate) async fn snapshot_of(&self, entry: TxLogEntry) -> Result<Snapshot, DbError> {
-        let mut snapshot = Snapshot {
-            store: self.store.clone(),
-            namespace: self.id().to_string(),
-            entry,
-            schema: Schema::default(),
-        };
+        let mut snapshot = self.bare_snapshot(entry).await?;
         snapshot.schema = Schema::from_current_datoms(&snapshot.schema_datoms().await?);
         Ok(snapshot)
+    }
+
+    /// A snapshot reading `entry`'s index, with an empty schema (for
+    /// callers that load the schema their own way).
+    pub(crate) async fn bare_snapshot(&self, entry: TxLogEntry) -> Result<Snapshot, DbError> {
+        let lagging = match &entry.lag {
+            Some(lag) => Some(Arc::new(Lagging::load(self, &entry, lag).await?)),
+            None => None,
+        };
+        Ok(Snapshot {
+            db: self.clone(),
+            entry,
+            schema: Schema::default(),
+            lagging,
+        })
     }
 }
 
@@ -154,7 +165,11 @@ impl Snapshot {
     }
 
     async fn read(&self, index: Index, range: &Bounds<'_>) -> Result<Vec<Datom>, DbError> {
-        Tree::new(self.store.as_ref(), &self.namespace, index)
+        if let Some(lagging) = &self.lagging {
+            return lagging.read(&self.db, index, range).await;
+        }
+        Tree::new(self.db.store().as_ref(), self.db.id(), index)
+            .cached(self.db.cache())
             .read(self.entry.roots.get(index), range)
             .await
     }

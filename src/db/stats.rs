@@ -50,10 +50,11 @@ pub struct DbStats {
 }
 
 /// Every node kind, in the order statistics list them.
-pub const KINDS: [NodeKind; 5] = [
+pub const KINDS: [NodeKind; 6] = [
     NodeKind::DatabaseInfo,
     NodeKind::TxLogHead,
     NodeKind::TxLogEntry,
+    NodeKind::IndexSet,
     NodeKind::IndexInner,
     NodeKind::IndexLeaf,
 ];
@@ -143,6 +144,7 @@ mod tests {
                 &store,
                 &entry_key("log", tx),
                 Node::TxLogEntry(TxLogEntry {
+                    lag: None,
                     tx,
                     instant: 0,
                     datoms: (0..datoms).map(datom).collect(),

@@ -5,12 +5,15 @@
 
 use std::cmp::Ordering;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 
-use crate::model::{self, Datom, Index, IndexInner, IndexLeaf, Node, NodeKind};
+use crate::model::{self, Datom, Format, Index, IndexInner, IndexLeaf, Node, NodeKind};
 use crate::store::ValueStore;
 
 use super::DbError;
+use super::node_cache::NodeCache;
 use super::writer::TreeShape;
 
 /// A node to store: its key and encoded bytes.
@@ -22,7 +25,7 @@ pub(crate) type NewNode = (String, Vec<u8>);
 type Slot = (Option<Datom>, String);
 
 /// A decoded index node of the expected index.
-enum TreeNode {
+pub(crate) enum TreeNode {
     Inner(IndexInner),
     Leaf(IndexLeaf),
 }
@@ -41,15 +44,35 @@ pub(crate) struct Tree<'a> {
     store: &'a dyn ValueStore,
     namespace: &'a str,
     index: Index,
+    /// The format new nodes are written in.
+    format: Format,
+    /// Decoded nodes read before, shared by the readers of a database.
+    cache: Option<&'a NodeCache>,
 }
 
 impl<'a> Tree<'a> {
-    /// The tree of `index` stored in `namespace`.
+    /// The tree of `index` stored in `namespace`, writing format 1 nodes
+    /// and caching nothing.
     pub(crate) fn new(store: &'a dyn ValueStore, namespace: &'a str, index: Index) -> Self {
         Tree {
             store,
             namespace,
             index,
+            format: Format::V1,
+            cache: None,
+        }
+    }
+
+    /// The same tree writing nodes in `format`.
+    pub(crate) fn in_format(self, format: Format) -> Self {
+        Tree { format, ..self }
+    }
+
+    /// The same tree reading through `cache`.
+    pub(crate) fn cached(self, cache: &'a NodeCache) -> Self {
+        Tree {
+            cache: Some(cache),
+            ..self
         }
     }
 
@@ -101,15 +124,15 @@ impl<'a> Tree<'a> {
 
     fn insert_into<'s>(
         &'s self,
-        node: TreeNode,
+        node: Arc<TreeNode>,
         datoms: &'s [Datom],
         shape: TreeShape,
         out: &'s mut Vec<NewNode>,
     ) -> BoxFuture<'s, Result<Vec<Slot>, DbError>> {
         Box::pin(async move {
-            let inner = match node {
+            let inner = match node.as_ref() {
                 TreeNode::Leaf(leaf) => {
-                    let merged = merge(self.index, leaf.datoms, datoms);
+                    let merged = merge(self.index, leaf.datoms.clone(), datoms);
                     return Ok(self.write_leaves(merged, shape, out));
                 }
                 TreeNode::Inner(inner) => inner,
@@ -141,7 +164,7 @@ impl<'a> Tree<'a> {
                 }
             }
             let mut slots = Vec::with_capacity(inner.children.len() + 1);
-            for (i, (child, new)) in inner.children.into_iter().zip(replaced).enumerate() {
+            for (i, (child, new)) in inner.children.iter().cloned().zip(replaced).enumerate() {
                 let first = i
                     .checked_sub(1)
                     .and_then(|j| inner.separators.get(j).cloned());
@@ -177,6 +200,7 @@ impl<'a> Tree<'a> {
                     datoms.first().cloned()
                 };
                 let node = Node::IndexLeaf(IndexLeaf {
+                    format: self.format,
                     index: self.index,
                     datoms,
                 });
@@ -202,6 +226,7 @@ impl<'a> Tree<'a> {
                     .unzip();
                 children.insert(0, key0);
                 let node = Node::IndexInner(IndexInner {
+                    format: self.format,
                     index: self.index,
                     separators,
                     children,
@@ -213,18 +238,18 @@ impl<'a> Tree<'a> {
 
     fn collect<'s>(
         &'s self,
-        node: TreeNode,
+        node: Arc<TreeNode>,
         range: &'s dyn DatomRange,
         out: &'s mut Vec<Datom>,
     ) -> BoxFuture<'s, Result<(), DbError>> {
         Box::pin(async move {
-            let inner = match node {
+            let inner = match node.as_ref() {
                 TreeNode::Leaf(leaf) => {
-                    let inside = leaf
-                        .datoms
-                        .into_iter()
-                        .skip_while(|d| range.below(d))
-                        .take_while(|d| !range.past(d));
+                    let start = leaf.datoms.partition_point(|d| range.below(d));
+                    let inside = leaf.datoms[start..]
+                        .iter()
+                        .take_while(|d| !range.past(d))
+                        .cloned();
                     out.extend(inside);
                     return Ok(());
                 }
@@ -243,15 +268,37 @@ impl<'a> Tree<'a> {
         })
     }
 
-    /// Reads and checks several nodes of this tree in one round trip.
-    async fn load_many(&self, keys: &[String]) -> Result<Vec<TreeNode>, DbError> {
-        let values = self.store.get_many(self.namespace, keys).await?;
+    /// Reads and checks several nodes of this tree in one round trip (the
+    /// ones the cache holds are not read again).
+    async fn load_many(&self, keys: &[String]) -> Result<Vec<Arc<TreeNode>>, DbError> {
+        let mut found: Vec<Option<Arc<TreeNode>>> = match self.cache {
+            Some(cache) => keys.iter().map(|k| cache.get(k)).collect(),
+            None => vec![None; keys.len()],
+        };
+        let missing: Vec<String> = keys
+            .iter()
+            .zip(&found)
+            .filter(|(_, hit)| hit.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let values = self.store.get_many(self.namespace, &missing).await?;
+            let mut read = missing.iter().zip(values);
+            for slot in found.iter_mut().filter(|slot| slot.is_none()) {
+                let Some((key, value)) = read.next() else {
+                    break;
+                };
+                let bytes = value.ok_or_else(|| DbError::MissingNode { key: key.clone() })?;
+                let node = Arc::new(self.decode(key, &bytes)?);
+                if let Some(cache) = self.cache {
+                    cache.insert(key, node.clone());
+                }
+                *slot = Some(node);
+            }
+        }
         keys.iter()
-            .zip(values)
-            .map(|(key, value)| match value {
-                Some(bytes) => self.decode(key, &bytes),
-                None => Err(DbError::MissingNode { key: key.clone() }),
-            })
+            .zip(found)
+            .map(|(key, node)| node.ok_or_else(|| DbError::MissingNode { key: key.clone() }))
             .collect()
     }
 

@@ -74,6 +74,8 @@ pub enum Shape {
     IndexInner(Index),
     /// An index leaf of this index.
     IndexLeaf(Index),
+    /// A format 2 index set: it never crosses to a transform.
+    IndexSet,
 }
 
 impl Shape {
@@ -89,6 +91,7 @@ impl Shape {
             Node::TxLogEntry(e) => Shape::TxLogEntry(e.tx),
             Node::IndexInner(n) => Shape::IndexInner(n.index),
             Node::IndexLeaf(n) => Shape::IndexLeaf(n.index),
+            Node::IndexSet(_) => Shape::IndexSet,
         }
     }
 
@@ -99,6 +102,7 @@ impl Shape {
             Shape::TxLogEntry(_) => NodeKind::TxLogEntry,
             Shape::IndexInner(_) => NodeKind::IndexInner,
             Shape::IndexLeaf(_) => NodeKind::IndexLeaf,
+            Shape::IndexSet => NodeKind::IndexSet,
         }
     }
 }
@@ -149,6 +153,7 @@ pub fn check(before: &Shape, after: &Node, bounds: &Bounds) -> Result<(), String
                 None => Ok(()),
             }
         }
+        (Shape::IndexSet, _) => Err("index sets never cross to a transform".to_string()),
         (Shape::TxLogEntry(tx), Node::TxLogEntry(a)) if *tx != a.tx => Err(format!(
             "the transaction number changed from {tx} to {}",
             a.tx
@@ -222,6 +227,7 @@ mod tests {
 
     fn leaf(es: &[u64]) -> Node {
         Node::IndexLeaf(IndexLeaf {
+            format: crate::model::Format::V1,
             index: Index::Eavt,
             datoms: es.iter().map(|&e| d(e)).collect(),
         })
@@ -255,6 +261,7 @@ mod tests {
         );
         assert!(kind.unwrap_err().contains("kind changed"));
         let parent = IndexInner {
+            format: crate::model::Format::V1,
             index: Index::Eavt,
             separators: vec![d(10)],
             children: vec!["a".into(), "b".into()],

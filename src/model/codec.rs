@@ -1,14 +1,22 @@
 //! The node codec: one format-version byte, then the node in postcard
-//! (serde, compact, deterministic: equal nodes give equal bytes). Nodes
+//! (serde, compact, deterministic: equal nodes give equal bytes); format 2
+//! bodies are in `format2`. Nodes
 //! not keyed by their content (database-info, the tx-log head, entries)
 //! are *sealed*: another version byte and a checksum of key and bytes
 //! after the body, so damage and misplaced values are found where they
 //! are read (docs/format.md, "Sealed nodes").
 
-use super::node::Node;
+use super::format2;
+use super::node::{Format, Node};
 
-/// The current format version, the first byte of every stored node.
+/// Format 1's version byte, the first byte of a format 1 node.
 pub const FORMAT_VERSION: u8 = 1;
+
+/// Format 2's version byte (docs/format.md, "Format 2").
+pub const FORMAT_V2: u8 = 2;
+
+/// The first byte of a sealed format 2 node.
+pub const SEALED_V2: u8 = 0x80 | FORMAT_V2;
 
 /// The first byte of a sealed node: format version 1 with the checksum
 /// trailer ([`SEAL_BYTES`] after the body). Unsealed database-info, heads
@@ -26,7 +34,7 @@ pub enum CodecError {
     Empty,
     /// The value was written by a format version this build does not read.
     #[error(
-        "node format version {found} is not supported (this build reads version {FORMAT_VERSION}, plain or sealed)"
+        "node format version {found} is not supported (this build reads versions {FORMAT_VERSION} and {FORMAT_V2}, plain or sealed)"
     )]
     UnsupportedVersion {
         /// The version byte found.
@@ -54,8 +62,14 @@ pub enum CodecError {
     ChecksumMismatch,
 }
 
-/// Encodes a node with its version byte.
+/// Encodes a node with its version byte, in the format it carries
+/// ([`Node::format`]).
 pub fn encode(node: &Node) -> Vec<u8> {
+    if node.format() == Format::V2 {
+        let mut out = vec![FORMAT_V2];
+        format2::encode_body(node, &mut out);
+        return out;
+    }
     let out = vec![FORMAT_VERSION];
     // Serializing plain data into a Vec cannot fail for our types; fall back
     // to an empty body rather than panic if postcard ever says otherwise.
@@ -76,10 +90,11 @@ pub fn encode_at(key: &str, node: &Node) -> Vec<u8> {
 /// appended. Index nodes, and bytes that are not a plain node, are
 /// returned as they are.
 pub fn seal(key: &str, mut plain: Vec<u8>) -> Vec<u8> {
-    if plain.first() != Some(&FORMAT_VERSION) || is_index_node(&plain) {
-        return plain;
-    }
-    plain[0] = SEALED_VERSION;
+    let version = match plain.first() {
+        Some(&v @ (FORMAT_VERSION | FORMAT_V2)) if !is_index_node(&plain) => v,
+        _ => return plain,
+    };
+    plain[0] = 0x80 | version;
     let sum = checksum(key, &plain);
     plain.extend_from_slice(&sum);
     plain
@@ -93,7 +108,9 @@ pub fn same_content(stored: &[u8], plain: &[u8]) -> bool {
         return true;
     }
     match (stored.first(), plain.split_first()) {
-        (Some(&SEALED_VERSION), Some((&FORMAT_VERSION, body))) => {
+        (Some(&sealed), Some((&version, body)))
+            if matches!(version, FORMAT_VERSION | FORMAT_V2) && sealed == 0x80 | version =>
+        {
             sealed_parts(stored).is_ok_and(|(sealed, _)| &sealed[1..] == body)
         }
         _ => false,
@@ -127,7 +144,11 @@ fn checksum(key: &str, sealed_body: &[u8]) -> [u8; SEAL_BYTES] {
 /// Decodes a stored node, checking its version byte (not its key: use
 /// [`decode_at`] for bytes read from a store).
 pub fn decode(bytes: &[u8]) -> Result<Node, CodecError> {
-    decode_as(bytes)
+    match bytes.first() {
+        Some(&FORMAT_V2) => format2::decode_body(&bytes[1..]),
+        Some(&SEALED_V2) => format2::decode_body(&sealed_parts(bytes)?.0[1..]),
+        _ => decode_as(bytes),
+    }
 }
 
 /// Bytes in lower-case hexadecimal, as digests are shown and stored.
@@ -164,8 +185,8 @@ pub fn check_stored(key: &str, bytes: &[u8]) -> Result<(), CodecError> {
         if digest != key {
             return Err(CodecError::KeyMismatch { digest });
         }
-    } else if bytes.first() == Some(&SEALED_VERSION) {
-        if matches!(bytes.get(1), Some(3 | 4)) {
+    } else if matches!(bytes.first(), Some(&(SEALED_VERSION | SEALED_V2))) {
+        if matches!(bytes.get(1), Some(3..=5)) {
             return Err(CodecError::Corrupt(
                 "an index node is keyed by its digest, never sealed".into(),
             ));
@@ -178,14 +199,15 @@ pub fn check_stored(key: &str, bytes: &[u8]) -> Result<(), CodecError> {
     Ok(())
 }
 
-/// Whether stored bytes hold an index inner node or leaf (variants 3 and 4
-/// of `Node`, docs/format.md), read from the version and variant bytes.
+/// Whether stored bytes hold a node keyed by its digest: an index inner
+/// node or leaf (variants 3 and 4, docs/format.md) or, in format 2, an
+/// index set (5), read from the version and variant bytes.
 fn is_index_node(bytes: &[u8]) -> bool {
-    matches!(bytes, [FORMAT_VERSION, 3 | 4, ..])
+    matches!(bytes, [FORMAT_VERSION, 3 | 4, ..] | [FORMAT_V2, 3..=5, ..])
 }
 
-/// Decodes a stored node's bytes as `T` (the node itself, or a borrowed
-/// view of it), checking the version byte and that nothing trails.
+/// Decodes a stored format 1 node's bytes as `T` (the node itself, or a
+/// borrowed view of it), checking the version byte and that nothing trails.
 pub(super) fn decode_as<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
     let (&version, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
     let body = match version {
@@ -236,6 +258,7 @@ mod tests {
     #[test]
     fn round_trips_and_is_deterministic() {
         let node = Node::IndexLeaf(IndexLeaf {
+            format: crate::model::Format::V1,
             index: Index::Eavt,
             datoms: vec![datom()],
         });
@@ -262,6 +285,7 @@ mod tests {
 
     fn entry() -> Node {
         Node::TxLogEntry(crate::model::TxLogEntry {
+            lag: None,
             tx: 7,
             instant: 1_700_000_000_000,
             datoms: vec![datom()],
@@ -280,6 +304,7 @@ mod tests {
         assert!(same_content(&sealed, &encode(&node)));
         assert_eq!(decode_at("log.7", &encode(&node)).unwrap(), node);
         let leaf = encode(&Node::IndexLeaf(IndexLeaf {
+            format: crate::model::Format::V1,
             index: Index::Eavt,
             datoms: Vec::new(),
         }));

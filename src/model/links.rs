@@ -15,7 +15,7 @@ use num_bigint::BigInt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
-use super::codec::{CodecError, decode_as};
+use super::codec::{CodecError, FORMAT_V2, SEALED_V2, decode_as};
 use super::datom::Index;
 use super::node::TxLogHead;
 
@@ -23,6 +23,11 @@ use super::node::TxLogHead;
 /// [`Node::child_keys`](super::Node::child_keys) gives them; an error
 /// exactly when [`decode`](super::decode) would fail.
 pub fn child_keys_of(bytes: &[u8]) -> Result<Vec<String>, CodecError> {
+    if matches!(bytes.first(), Some(&(FORMAT_V2 | SEALED_V2))) {
+        // Format 2 nodes are compact: decoding them is what checks them.
+        let node = super::codec::decode(bytes)?;
+        return Ok(node.child_keys().into_iter().map(String::from).collect());
+    }
     let view: NodeView<'_> = decode_as(bytes)?;
     let keys: Vec<&str> = match &view {
         NodeView::DatabaseInfo(info) => vec![info.tx_log],
@@ -201,6 +206,7 @@ mod tests {
             }),
             Node::TxLogHead(TxLogHead { count: 3 }),
             Node::TxLogEntry(TxLogEntry {
+                lag: None,
                 tx: 2,
                 instant: 99,
                 datoms: datoms(),
@@ -213,11 +219,13 @@ mod tests {
                 next_entity: [1, 2, 3],
             }),
             Node::IndexInner(IndexInner {
+                format: crate::model::Format::V1,
                 index: Index::Aevt,
                 separators: datoms()[..2].to_vec(),
                 children: vec!["c0".into(), "c1".into(), "c2".into()],
             }),
             Node::IndexLeaf(IndexLeaf {
+                format: crate::model::Format::V1,
                 index: Index::Eavt,
                 datoms: datoms(),
             }),

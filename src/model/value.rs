@@ -254,6 +254,7 @@ mod tests {
         ];
         for v in values {
             let node = Node::IndexLeaf(IndexLeaf {
+                format: crate::model::Format::V1,
                 index: Index::Eavt,
                 datoms: vec![Datom {
                     e: 1,

@@ -43,6 +43,12 @@ fn content_to_wit(node: Node, idents: &Idents) -> Result<wit::Content, String> {
             .map(|d| datom_to_wit(d, idents))
             .collect::<Result<Vec<_>, _>>()
     };
+    if node.format() == model::Format::V2 {
+        return Err(format!(
+            "a format 2 {} cannot cross to an eva:xform 0.2 plugin; run plugins on a format 1 database (format 2 support comes with the plugin interface that passes nodes as bytes)",
+            node.kind().name()
+        ));
+    }
     Ok(match node {
         Node::DatabaseInfo(i) => wit::Content::DatabaseInfo(wit::DatabaseInfo {
             database_id: i.database_id,
@@ -71,6 +77,8 @@ fn content_to_wit(node: Node, idents: &Idents) -> Result<wit::Content, String> {
             index: index_to_wit(n.index),
             datoms: datoms(n.datoms)?,
         }),
+        // Format 2 only: refused above.
+        Node::IndexSet(_) => return Err("an index set cannot cross to a plugin".to_string()),
     })
 }
 
@@ -101,13 +109,16 @@ pub fn from_wit(node: wit::Node, idents: &Idents) -> Result<(String, Node), Stri
             next_entity: e.next_entity.try_into().map_err(|v: Vec<u64>| {
                 format!("next-entity has {} counters, expected 3", v.len())
             })?,
+            lag: None,
         }),
         wit::Content::IndexInner(n) => Node::IndexInner(model::IndexInner {
+            format: model::Format::V1,
             index: index_from_wit(n.index),
             separators: datoms(n.separators)?,
             children: n.children,
         }),
         wit::Content::IndexLeaf(n) => Node::IndexLeaf(model::IndexLeaf {
+            format: model::Format::V1,
             index: index_from_wit(n.index),
             datoms: datoms(n.datoms)?,
         }),

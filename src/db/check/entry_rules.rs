@@ -218,6 +218,7 @@ mod tests {
             added: true,
         });
         TxLogEntry {
+            lag: None,
             tx: k,
             instant: 7,
             datoms,

@@ -52,12 +52,12 @@
 
 mod diff;
 mod entry_rules;
-mod lru;
 mod node_rules;
 mod nodes;
 mod options;
 mod problem;
 mod run;
+mod runs;
 mod summary;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -70,15 +70,16 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::model::{self, Datom, Index, IndexRoots, Node, Schema, TxLogEntry, entry_key};
+use crate::model::{self, Datom, Index, IndexRoots, Node, TxLogEntry, entry_key};
 use crate::store::ValueStore;
 
 use super::replay::{SchemaState, is_schema_attribute};
-use super::{DbError, Snapshot, read_entry};
+use super::{Database, DbError, read_entry};
 use diff::{IndexCheck, check_index};
 use entry_rules::Before;
 use nodes::Reader;
 use problem::Fault;
+use runs::SetState;
 
 /// Checks the entries of one database in order, each against the one
 /// before it, keeping only that entry's roots, counters and schema.
@@ -96,6 +97,8 @@ pub struct Checker {
 struct Previous {
     roots: IndexRoots,
     next_entity: [u64; 3],
+    /// Format 2: the index set the entry names, when it could be read.
+    set: Option<SetState>,
 }
 
 impl Checker {
@@ -117,6 +120,7 @@ impl Checker {
             prev: Some(Previous {
                 roots: IndexRoots::default(),
                 next_entity: [0; 3],
+                set: None,
             }),
             schema: SchemaState::default(),
         };
@@ -125,16 +129,18 @@ impl Checker {
         };
         let key = entry_key(tx_log, last);
         let entry = read_entry(store.as_ref(), id, &key, last).await?;
-        let snapshot = Snapshot {
-            store,
-            namespace: id.to_string(),
-            entry,
-            schema: Schema::default(),
+        let info = crate::model::DatabaseInfo {
+            database_id: id.to_string(),
+            tx_log: tx_log.to_string(),
+            identity: String::new(),
         };
+        let snapshot = Database::new(store, info).bare_snapshot(entry).await?;
         checker.schema = SchemaState::load(&snapshot).await?;
+        let set = checker.set_of(&snapshot.entry, None).await?;
         checker.prev = Some(Previous {
             roots: snapshot.entry.roots,
             next_entity: snapshot.entry.next_entity,
+            set,
         });
         Ok(checker)
     }
@@ -187,28 +193,54 @@ impl Checker {
         };
         let schema_after = after.as_ref().unwrap_or(&self.schema).schema();
         let mut faults = entry_rules::check(tx, &key, &entry, &before, schema_after);
-        for index in Index::ALL {
-            let mut novelty: Vec<Datom> = entry
-                .datoms
-                .iter()
-                .filter(|d| index.holds(d))
-                .cloned()
-                .collect();
-            novelty.sort_by(|x, y| index.cmp(x, y));
-            novelty.dedup_by(|x, y| index.cmp(x, y) == Ordering::Equal);
-            let check = IndexCheck {
-                index,
-                entry: tx,
-                entry_key: &key,
-                old_root: prev.roots.get(index),
-                new_root: entry.roots.get(index),
-                novelty: &novelty,
-            };
-            faults.extend(check_index(&mut self.reader, check).await?);
+        let mut set = None;
+        match (&entry.lag, &prev.set) {
+            (Some(lag), prev_set) => {
+                if tx > 0 && prev_set.is_none() && prev.roots.keys().next().is_some() {
+                    faults.push(Fault::new(
+                        Rule::R1,
+                        key.as_str(),
+                        "a format 2 entry follows a format 1 entry: a database is written in one format",
+                    ));
+                }
+                let at = (tx, key.as_str());
+                let reader = &mut self.reader;
+                let (found, state) =
+                    runs::check_lag(reader, &self.tx_log, at, lag, prev_set.as_ref()).await?;
+                faults.extend(found);
+                set = state;
+            }
+            (None, Some(_)) => faults.push(Fault::new(
+                Rule::R1,
+                key.as_str(),
+                "a format 1 entry follows a format 2 entry: a database is written in one format",
+            )),
+            (None, None) => {
+                for index in Index::ALL {
+                    let mut novelty: Vec<Datom> = entry
+                        .datoms
+                        .iter()
+                        .filter(|d| index.holds(d))
+                        .cloned()
+                        .collect();
+                    novelty.sort_by(|x, y| index.cmp(x, y));
+                    novelty.dedup_by(|x, y| index.cmp(x, y) == Ordering::Equal);
+                    let check = IndexCheck {
+                        index,
+                        entry: tx,
+                        entry_key: &key,
+                        old_root: prev.roots.get(index),
+                        new_root: entry.roots.get(index),
+                        novelty: &novelty,
+                    };
+                    faults.extend(check_index(&mut self.reader, check).await?);
+                }
+            }
         }
         self.prev = Some(Previous {
             roots: entry.roots,
             next_entity: entry.next_entity,
+            set,
         });
         if let Some(after) = after {
             self.schema = after;
@@ -237,13 +269,39 @@ impl Checker {
             if let Some(after) = self.schema_after(&entry) {
                 self.schema = after;
             }
+            let prev_set = self.prev.as_mut().and_then(|p| p.set.take());
+            let set = self.set_of(&entry, prev_set).await?;
             self.prev = Some(Previous {
                 roots: entry.roots,
                 next_entity: entry.next_entity,
+                set,
             });
             self.next += 1;
         }
         Ok(())
+    }
+
+    /// The index set a format 2 `entry` names, read unless `prev` (the
+    /// entry before's) is the same; `None` in format 1 or when it cannot
+    /// be read (the next entry's check then says so).
+    async fn set_of(
+        &mut self,
+        entry: &TxLogEntry,
+        prev: Option<SetState>,
+    ) -> Result<Option<SetState>, DbError> {
+        let Some(lag) = &entry.lag else {
+            return Ok(None);
+        };
+        if let Some(prev) = prev.filter(|p| p.lag == *lag) {
+            return Ok(Some(prev));
+        }
+        Ok(runs::read_set(&mut self.reader, &lag.set)
+            .await?
+            .ok()
+            .map(|set| SetState {
+                lag: lag.clone(),
+                set,
+            }))
     }
 
     /// Reads entry `tx` at `key`; E1 when it is absent or not an entry.

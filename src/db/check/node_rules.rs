@@ -4,8 +4,9 @@
 
 use std::cmp::Ordering;
 
-use crate::model::{Index, IndexInner, IndexLeaf};
+use crate::model::{Format, Index, IndexInner, IndexLeaf};
 
+use super::super::writer::LEAF_CAPACITY_V2;
 use super::super::{INNER_CAPACITY, LEAF_CAPACITY};
 use super::nodes::IndexNode;
 use super::problem::{Fault, Rule, show};
@@ -46,14 +47,18 @@ pub(super) fn wrong_index(index: Index, key: &str, found: Index) -> Fault {
     )
 }
 
-/// N3: at most [`LEAF_CAPACITY`] datoms, strictly sorted, each one the
-/// index holds. An empty leaf is allowed.
+/// N3: at most [`LEAF_CAPACITY`] datoms ([`LEAF_CAPACITY_V2`] in format
+/// 2), strictly sorted, each one the index holds. An empty leaf is allowed.
 pub(super) fn check_leaf(index: Index, key: &str, leaf: &IndexLeaf) -> Vec<Fault> {
     let mut faults = Vec::new();
     let fault = |text: String| Fault::new(Rule::N3, key, text);
-    if leaf.datoms.len() > LEAF_CAPACITY {
+    let capacity = match leaf.format {
+        Format::V1 => LEAF_CAPACITY,
+        Format::V2 => LEAF_CAPACITY_V2,
+    };
+    if leaf.datoms.len() > capacity {
         faults.push(fault(format!(
-            "the leaf holds {} datoms, more than {LEAF_CAPACITY}",
+            "the leaf holds {} datoms, more than {capacity}",
             leaf.datoms.len()
         )));
     }
@@ -195,6 +200,7 @@ mod tests {
     #[test]
     fn leaves_must_be_small_sorted_and_of_their_index() {
         let leaf = |es: Vec<u64>| IndexLeaf {
+            format: crate::model::Format::V1,
             index: Index::Vaet,
             datoms: es.into_iter().map(d).collect(),
         };
@@ -211,6 +217,7 @@ mod tests {
     #[test]
     fn children_must_sit_between_their_separators_at_one_height() {
         let inner = IndexInner {
+            format: crate::model::Format::V1,
             index: Index::Eavt,
             separators: vec![d(10), d(20)],
             children: vec!["a".into(), "b".into(), "c".into()],

@@ -9,10 +9,10 @@ use crate::model::{self, Index, IndexInner, IndexLeaf, Node};
 use crate::store::ValueStore;
 
 use super::super::DbError;
-use super::lru::Lru;
 use super::options::{CheckOptions, CheckStats};
 use super::problem::{Fault, Rule};
 use super::summary::Edge;
+use crate::db::lru::Lru;
 
 /// A decoded index node.
 #[derive(Debug)]
@@ -171,6 +171,7 @@ mod tests {
 
     fn leaf() -> (String, Vec<u8>) {
         let node = Node::IndexLeaf(IndexLeaf {
+            format: crate::model::Format::V1,
             index: Index::Eavt,
             datoms: vec![Datom {
                 e: 1,

@@ -31,6 +31,12 @@ pub enum Rule {
     N3,
     /// An inner node is well formed, balanced, and bounds its children.
     N4,
+    /// Format 2: an entry names the index set of its basis, which covers
+    /// every transaction up to it.
+    R1,
+    /// Format 2: a new run holds exactly its transactions' datoms, in
+    /// valid trees.
+    R2,
 }
 
 impl fmt::Display for Rule {

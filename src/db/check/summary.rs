@@ -16,10 +16,10 @@ use futures::future::BoxFuture;
 use crate::model::{Datom, Index, IndexInner};
 
 use super::super::DbError;
-use super::lru::Lru;
 use super::node_rules::wrong_index;
 use super::nodes::{IndexNode, Reader};
 use super::problem::{Fault, Rule};
+use crate::db::lru::Lru;
 
 /// Deeper than this, a tree is reported rather than followed: a B+tree of
 /// fan-out 2 this deep would hold more datoms than any store.

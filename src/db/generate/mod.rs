@@ -13,6 +13,10 @@ use super::{Database, DbError, TreeShape};
 /// Transaction `t` is stamped `BASE_INSTANT_MS + t * 1000`.
 pub const BASE_INSTANT_MS: i64 = 1_704_067_200_000;
 
+/// How many generated transactions are committed together (one flush and
+/// one head move for the lot; see `src/db/batch.rs`).
+const GROUP_COMMIT: usize = 100;
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerateOptions {
@@ -56,21 +60,32 @@ pub fn instant_of(tx: u64) -> i64 {
 
 /// Generates `opts.txs` transactions into `db`, first defining the demo
 /// schema unless the database has it. `progress` is called with the number
-/// of data transactions committed so far, after each one.
+/// of data transactions committed so far, after each group commit.
 pub async fn generate(
     db: &Database,
     opts: &GenerateOptions,
     progress: impl FnMut(u64),
 ) -> Result<GenerateSummary, DbError> {
-    generate_shaped(db, opts, TreeShape::default(), progress).await
+    generate_in(db, opts, None, progress).await
 }
 
 /// [`generate`] building index trees of `shape` (tests use small shapes to
 /// get deep trees from little data).
+#[cfg(test)]
 pub(crate) async fn generate_shaped(
     db: &Database,
     opts: &GenerateOptions,
     shape: TreeShape,
+    progress: impl FnMut(u64),
+) -> Result<GenerateSummary, DbError> {
+    generate_in(db, opts, Some(shape), progress).await
+}
+
+/// [`generate`] in `shape`, by default the default of the database's format.
+async fn generate_in(
+    db: &Database,
+    opts: &GenerateOptions,
+    shape: Option<TreeShape>,
     mut progress: impl FnMut(u64),
 ) -> Result<GenerateSummary, DbError> {
     let mut summary = GenerateSummary::default();
@@ -78,7 +93,7 @@ pub(crate) async fn generate_shaped(
     if !has_demo_schema(db, next_tx).await? {
         tracing::info!(tx = next_tx, "defining the demo schema");
         let report = db
-            .transact_with(schema::schema_ops(), instant_of(next_tx), shape)
+            .commit(schema::schema_ops(), instant_of(next_tx), shape)
             .await?;
         summary.schema_committed = true;
         summary.datoms += report.datoms.len() as u64;
@@ -86,10 +101,11 @@ pub(crate) async fn generate_shaped(
     }
     summary.first_tx = next_tx;
     let mut planner = plan::Planner::new(opts.seed, next_tx);
+    let mut batch = db.batch().await?;
     for done in 0..opts.txs {
         let ops = planner.plan(opts.datoms_per_tx.max(1));
         summary.statements += ops.len() as u64;
-        let report = db.transact_with(ops, instant_of(next_tx), shape).await?;
+        let report = batch.transact(ops, instant_of(next_tx), shape).await?;
         tracing::debug!(
             tx = report.tx,
             datoms = report.datoms.len(),
@@ -99,8 +115,14 @@ pub(crate) async fn generate_shaped(
         summary.datoms += report.datoms.len() as u64;
         summary.transactions += 1;
         next_tx = report.tx + 1;
-        progress(done + 1);
+        if batch.pending() >= GROUP_COMMIT {
+            batch.commit().await?;
+            progress(done + 1);
+        }
     }
+    batch.commit().await?;
+    progress(opts.txs);
+    drop(batch);
     summary.people = planner.people() as u64;
     summary.entries = db.head().await?.count;
     Ok(summary)

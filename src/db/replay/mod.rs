@@ -75,7 +75,7 @@ impl Replayer {
         instant_ms: i64,
         shape: TreeShape,
     ) -> Result<(Replayer, WriteCounts), DbError> {
-        let db = Database { store, info };
+        let db = Database::new(store, info);
         let (entry, mut counts) = db.bootstrap_entry(instant_ms, shape).await?;
         counts.add(store_entry(&db, &entry).await?);
         Ok((Replayer::on(db, entry, shape).await?, counts))
@@ -91,16 +91,17 @@ impl Replayer {
     ) -> Result<Replayer, DbError> {
         let key = model::entry_key(&info.tx_log, tx);
         let entry = read_entry(store.as_ref(), &info.database_id, &key, tx).await?;
-        Replayer::on(Database { store, info }, entry, shape).await
+        Replayer::on(Database::new(store, info), entry, shape).await
     }
 
     async fn on(db: Database, entry: TxLogEntry, shape: TreeShape) -> Result<Replayer, DbError> {
-        let mut last = Snapshot {
-            store: db.store.clone(),
-            namespace: db.id().to_string(),
-            entry,
-            schema: Schema::default(),
+        // A database keeps the format it was created in.
+        let shape = if shape.format == entry.format() {
+            shape
+        } else {
+            TreeShape::of_format(entry.format())
         };
+        let mut last = db.bare_snapshot(entry).await?;
         let schema = SchemaState::load(&last).await?;
         last.schema = schema.schema().clone();
         Ok(Replayer {
@@ -168,19 +169,22 @@ impl Replayer {
         );
         let datoms = novelty.into_datoms(t);
 
-        let (roots, mut counts) = self
+        let indexed = self
             .db
-            .grow_trees(&self.last.entry.roots, &datoms, self.shape)
+            .index_next(&self.last, t, &datoms, self.shape)
             .await?;
         let entry = TxLogEntry {
             tx: t,
             instant: tx.instant,
             datoms,
-            roots,
+            roots: indexed.roots,
             next_entity: tx.next_entity,
+            lag: indexed.lag,
         };
+        let mut counts = indexed.counts;
         counts.add(store_entry(&self.db, &entry).await?);
         self.last.entry = entry;
+        self.last.lagging = indexed.lagging;
         if let Some(after) = after {
             self.last.schema = after.schema().clone();
             self.schema = after;

@@ -9,10 +9,7 @@ use crate::store::{MemStore, ValueStore};
 
 use super::{ReplayError, ReplayRule, ReplayTx, Replayer};
 
-const SHAPE: TreeShape = TreeShape {
-    leaf_capacity: 4,
-    inner_capacity: 3,
-};
+const SHAPE: TreeShape = TreeShape::format1(4, 3);
 
 fn add(e: EntityRef, a: &str, v: InputValue) -> TxOp {
     TxOp::Add { e, a: a.into(), v }

@@ -248,7 +248,9 @@ impl Replay<'_, '_> {
         checkpoints: &mut Checkpoints<'_>,
         observer: &mut dyn MigrationObserver,
     ) -> Result<(), MigrateError> {
-        let shape = TreeShape::default();
+        // A rebuild writes format 2 (the upgrade path from format 1); one
+        // resumed goes on in the format the destination has.
+        let shape = TreeShape::format2();
         let mut replayer = if start == 0 {
             let first = self.source.entry(0).await.map_err(MigrateError::Source)?;
             if !is_bootstrap(&first) {

@@ -75,10 +75,7 @@ async fn reads(t: &Tamper, k: u64) -> (u64, u64) {
 
 #[tokio::test]
 async fn checking_ten_entries_reads_what_they_created() {
-    let shape = TreeShape {
-        leaf_capacity: 8,
-        inner_capacity: 4,
-    };
+    let shape = TreeShape::format1(8, 4);
     let store = mem();
     let db = mixed_db(store.clone(), shape, 500, 9).await;
     let count = db.head().await.unwrap().count;

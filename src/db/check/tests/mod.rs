@@ -8,6 +8,7 @@ mod passing;
 mod property;
 pub(crate) mod tamper;
 mod tampering;
+mod tampering_runs;
 
 use std::sync::Arc;
 
@@ -21,9 +22,17 @@ use crate::store::{MemStore, ValueStore};
 use super::{CheckOptions, CheckReport, Problem, check_database};
 
 /// Small nodes, so that a few hundred datoms make trees four levels deep.
-pub(super) const SMALL: TreeShape = TreeShape {
+pub(super) const SMALL: TreeShape = TreeShape::format1(3, 3);
+
+/// Format 2 with small nodes, an indexing every few transactions and
+/// merges of two runs up to a small cap: every run rule is exercised.
+pub(super) const SMALL_V2: TreeShape = TreeShape {
+    format: crate::model::Format::V2,
     leaf_capacity: 3,
     inner_capacity: 3,
+    novelty_threshold: 10,
+    fan_in: 2,
+    run_cap: 120,
 };
 
 /// The database id of every test database.

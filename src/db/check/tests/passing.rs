@@ -9,7 +9,7 @@ use crate::store::ValueStore;
 
 use super::super::{CheckOptions, Checker};
 use super::tamper::{Tamper, inner};
-use super::{ID, SMALL, check_all, mem, mixed_db};
+use super::{ID, SMALL, SMALL_V2, check_all, mem, mixed_db};
 use crate::db::replay::tests::as_replay;
 
 /// Levels above the leaves of entry `k`'s tree of `index`.
@@ -43,7 +43,13 @@ async fn every_entry_of_deep_mixed_databases_passes() {
 
 #[tokio::test]
 async fn generated_databases_pass_in_small_and_default_shapes() {
-    for (shape, txs, per_tx) in [(SMALL, 40, 6), (TreeShape::default(), 120, 30)] {
+    let cases = [
+        (SMALL, 40, 6),
+        (TreeShape::default(), 120, 30),
+        (SMALL_V2, 60, 6),
+        (TreeShape::format2(), 120, 30),
+    ];
+    for (shape, txs, per_tx) in cases {
         let store = mem();
         let db = Database::create_with(store.clone(), ID, 0, shape)
             .await
@@ -61,13 +67,32 @@ async fn generated_databases_pass_in_small_and_default_shapes() {
 }
 
 #[tokio::test]
+async fn mixed_format_2_databases_pass() {
+    for seed in 1..=3 {
+        let store = mem();
+        let db = mixed_db(store.clone(), SMALL_V2, 60, seed).await;
+        let count = db.head().await.unwrap().count;
+        let report = check_all(store).await;
+        assert_eq!(report.problems, vec![], "seed {seed}");
+        assert_eq!(report.entries_checked, count);
+        assert!(report.stats.nodes_checked > count, "{:?}", report.stats);
+    }
+}
+
+#[tokio::test]
 async fn replayed_databases_pass() {
+    for shape in [SMALL, SMALL_V2] {
+        replayed_database_passes(shape).await;
+    }
+}
+
+async fn replayed_database_passes(shape: TreeShape) {
     let source = mixed_db(mem(), SMALL, 27, 5).await;
     let count = source.head().await.unwrap().count;
     let store: Arc<dyn ValueStore> = mem();
     let info = source.info().clone();
     let instant = source.entry(0).await.unwrap().instant;
-    let (mut replayer, _) = Replayer::bootstrap(store.clone(), info.clone(), instant, SMALL)
+    let (mut replayer, _) = Replayer::bootstrap(store.clone(), info.clone(), instant, shape)
         .await
         .unwrap();
     for t in 1..count {
@@ -87,8 +112,14 @@ async fn replayed_databases_pass() {
 
 #[tokio::test]
 async fn checking_can_start_at_any_entry_and_goes_in_order() {
+    for shape in [SMALL, SMALL_V2] {
+        checking_starts_anywhere(shape).await;
+    }
+}
+
+async fn checking_starts_anywhere(shape: TreeShape) {
     let store = mem();
-    let db = mixed_db(store.clone(), SMALL, 40, 2).await;
+    let db = mixed_db(store.clone(), shape, 40, 2).await;
     let count = db.head().await.unwrap().count;
     let tx_log = db.info().tx_log.clone();
     let mut checker = Checker::starting_at(store.clone(), ID, &tx_log, 25, CheckOptions::default())

@@ -66,7 +66,13 @@ async fn tamper(t: &Tamper, k: u64, kind: usize, pick: usize) -> String {
         })
         .collect();
     let mut entry: TxLogEntry = t.entry(k).await;
-    let put_leaf = |datoms: Vec<Datom>| Node::IndexLeaf(IndexLeaf { index, datoms });
+    let put_leaf = |datoms: Vec<Datom>| {
+        Node::IndexLeaf(IndexLeaf {
+            format: crate::model::Format::V1,
+            index,
+            datoms,
+        })
+    };
     if leaves.is_empty() {
         return format!("nothing: {} holds nothing at entry {k}", index.name());
     }
@@ -171,12 +177,14 @@ async fn tamper(t: &Tamper, k: u64, kind: usize, pick: usize) -> String {
             let (a, b) = datoms.split_at(datoms.len() / 2);
             let ka = t
                 .put(&Node::IndexLeaf(IndexLeaf {
+                    format: crate::model::Format::V1,
                     index,
                     datoms: a.to_vec(),
                 }))
                 .await;
             let kb = t
                 .put(&Node::IndexLeaf(IndexLeaf {
+                    format: crate::model::Format::V1,
                     index,
                     datoms: b.to_vec(),
                 }))

@@ -83,7 +83,11 @@ async fn edit_inside(
 
 /// Replaces the leaf at the end of `path` by one holding `datoms`; returns its new key.
 async fn put_leaf(t: &Tamper, index: Index, path: &[String], datoms: Vec<Datom>) -> String {
-    let node = Node::IndexLeaf(IndexLeaf { index, datoms });
+    let node = Node::IndexLeaf(IndexLeaf {
+        format: crate::model::Format::V1,
+        index,
+        datoms,
+    });
     t.replace(K, index, path, node).await.pop().unwrap()
 }
 

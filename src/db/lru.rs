@@ -1,12 +1,12 @@
 //! A bounded least-recently-used map from keys to shared values: the
-//! checker's node and summary caches, so its memory does not grow with the
-//! database.
+//! readers' node cache and the checker's node and summary caches, so their
+//! memory does not grow with the database.
 
 use std::collections::{BTreeMap, HashMap};
 
 /// At most `capacity` entries; inserting past it drops the entry used
 /// least recently. Lookups and inserts cost O(log n).
-pub(super) struct Lru<V> {
+pub(crate) struct Lru<V> {
     capacity: usize,
     clock: u64,
     entries: HashMap<String, (V, u64)>,
