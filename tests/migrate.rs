@@ -6,11 +6,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eva_admin::db::{Database, EntityRef, InputValue, TxOp};
+use eva_admin::db::{Database, EntityRef, InputValue, TreeShape, TxOp};
 use eva_admin::migrate::{
     self, MigrateError, MigrateOptions, MigrationReport, MigrationState, NoObserver, VerifyOptions,
 };
-use eva_admin::model::{self, Node};
+use eva_admin::model::{self, Format, Node};
 use eva_admin::store::{self, Counters, InstrumentedStore, ValueStore};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -56,16 +56,52 @@ fn schema_ops() -> Vec<TxOp> {
 /// A source database that grows by `grow`.
 struct Source {
     db: Database,
+    shape: TreeShape,
     entities: Vec<u64>,
     rng: ChaCha8Rng,
 }
 
+/// Format 2 with small nodes, an indexing every few transactions and
+/// merges of two runs up to a small cap, so that the migration meets
+/// lagging entries, shared and new index sets, merged and capped runs.
+const SMALL_V2: TreeShape = TreeShape {
+    format: Format::V2,
+    leaf_capacity: 8,
+    inner_capacity: 4,
+    novelty_threshold: 40,
+    fan_in: 2,
+    run_cap: 400,
+};
+
+/// Declares `$name::format_1` and `$name::format_2`: the scenario
+/// `$name(shape)` on a format 1 source and on a format 2 one.
+macro_rules! both_formats {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn format_1() {
+                super::$name(eva_admin::db::TreeShape::default()).await
+            }
+
+            #[tokio::test]
+            async fn format_2() {
+                super::$name(super::SMALL_V2).await
+            }
+        }
+    };
+}
+
 impl Source {
     async fn create(store: Arc<dyn ValueStore>) -> Source {
-        let db = Database::create(store, DB).await.unwrap();
-        db.transact_at(schema_ops(), 1_000).await.unwrap();
+        Source::create_in(store, TreeShape::default()).await
+    }
+
+    async fn create_in(store: Arc<dyn ValueStore>, shape: TreeShape) -> Source {
+        let db = Database::create_with(store, DB, 500, shape).await.unwrap();
+        db.transact_with(schema_ops(), 1_000, shape).await.unwrap();
         Source {
             db,
+            shape,
             entities: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(7),
         }
@@ -108,7 +144,11 @@ impl Source {
                 ops.push(TxOp::Add { e, a: a.into(), v });
             }
             let instant = 2_000 + self.db.head().await.unwrap().count as i64;
-            let report = self.db.transact_at(ops, instant).await.unwrap();
+            let report = self
+                .db
+                .transact_with(ops, instant, self.shape)
+                .await
+                .unwrap();
             self.entities.extend(report.tempids.values().copied());
         }
     }
@@ -173,9 +213,8 @@ async fn empty_database_migrates_equivalent() {
     assert_equivalent(src, dst).await;
 }
 
-#[tokio::test]
-async fn continuous_runs_copy_only_what_is_new_and_trivial_runs_write_nothing() {
-    let mut source = Source::create(mem()).await;
+async fn continuous_runs_copy_only_what_is_new_and_trivial_runs_write_nothing(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(160, 1).await;
     let dst_inner = mem();
     let dst = Arc::new(InstrumentedStore::new(dst_inner.clone()).checking_post_order());
@@ -212,9 +251,10 @@ async fn continuous_runs_copy_only_what_is_new_and_trivial_runs_write_nothing() 
     );
 }
 
-#[tokio::test]
-async fn interrupted_migration_resumes_to_an_equivalent_copy() {
-    let mut source = Source::create(mem()).await;
+both_formats!(continuous_runs_copy_only_what_is_new_and_trivial_runs_write_nothing);
+
+async fn interrupted_migration_resumes_to_an_equivalent_copy(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(320, 2).await;
     let dst_inner = mem();
     // The destination fails after some nodes are written, as a crash would.
@@ -252,9 +292,10 @@ async fn interrupted_migration_resumes_to_an_equivalent_copy() {
     assert_equivalent(source.store(), dst_inner).await;
 }
 
-#[tokio::test]
-async fn cancelled_run_resumes_to_an_equivalent_copy() {
-    let mut source = Source::create(mem()).await;
+both_formats!(interrupted_migration_resumes_to_an_equivalent_copy);
+
+async fn cancelled_run_resumes_to_an_equivalent_copy(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(320, 2).await;
     let options = MigrateOptions {
         log_every: 5,
@@ -295,9 +336,10 @@ async fn cancelled_run_resumes_to_an_equivalent_copy() {
     assert_equivalent(source.store(), dst_inner).await;
 }
 
-#[tokio::test]
-async fn larger_trees_migrate_and_continue() {
-    let mut source = Source::create(mem()).await;
+both_formats!(cancelled_run_resumes_to_an_equivalent_copy);
+
+async fn larger_trees_migrate_and_continue(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(1000, 10).await;
     let dst = mem();
     let report = migrate_all(source.store(), dst.clone()).await;
@@ -308,9 +350,10 @@ async fn larger_trees_migrate_and_continue() {
     assert_equivalent(source.store(), dst).await;
 }
 
-#[tokio::test]
-async fn pruning_makes_an_incremental_run_cost_what_is_new() {
-    let mut source = Source::create(mem()).await;
+both_formats!(larger_trees_migrate_and_continue);
+
+async fn pruning_makes_an_incremental_run_cost_what_is_new(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(1000, 10).await;
     let dst_inner = mem();
     migrate_all(source.store(), dst_inner.clone()).await;
@@ -339,9 +382,10 @@ async fn pruning_makes_an_incremental_run_cost_what_is_new() {
     );
 }
 
-#[tokio::test]
-async fn a_bulk_run_past_the_key_cache_asks_nothing_and_copies_each_node_once() {
-    let mut source = Source::create(mem()).await;
+both_formats!(pruning_makes_an_incremental_run_cost_what_is_new);
+
+async fn a_bulk_run_past_the_key_cache_asks_nothing_and_copies_each_node_once(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(300, 10).await;
     let nodes = store_keys(source.store().as_ref()).await;
     // A cache of 1,024 keys is evicted many times over by ~7,000 nodes.
@@ -355,9 +399,15 @@ async fn a_bulk_run_past_the_key_cache_asks_nothing_and_copies_each_node_once() 
         .await
         .unwrap();
     // Keys it wrote and then evicted are told from keys no one wrote by the
-    // cache's filter; the keys every transaction shares stay cached.
-    assert_eq!(report.stats.existence_checks, 0, "{:?}", report.stats);
-    assert_eq!(Counters::get(&dst.counters.keys_checked), 0);
+    // cache's filter; the keys every transaction shares stay cached. In
+    // format 2, an index set names runs written long before, which may have
+    // left the cache: a few of those are asked about.
+    let checks = report.stats.existence_checks;
+    match shape.format {
+        Format::V1 => assert_eq!(checks, 0, "{:?}", report.stats),
+        Format::V2 => assert!(checks * 100 <= nodes, "{:?}", report.stats),
+    }
+    assert_eq!(Counters::get(&dst.counters.keys_checked), checks);
     assert!(dst.violations().is_empty(), "{:?}", dst.violations());
     // Every node offered once; the roots and status record are not nodes.
     let offered = Counters::get(&dst.counters.keys_offered);
@@ -375,6 +425,8 @@ async fn a_bulk_run_past_the_key_cache_asks_nothing_and_copies_each_node_once() 
     assert_equivalent(source.store(), dst_inner).await;
 }
 
+both_formats!(a_bulk_run_past_the_key_cache_asks_nothing_and_copies_each_node_once);
+
 async fn store_keys(store: &dyn ValueStore) -> u64 {
     let mut after: Option<String> = None;
     let mut n = 0;
@@ -388,9 +440,8 @@ async fn store_keys(store: &dyn ValueStore) -> u64 {
     }
 }
 
-#[tokio::test]
-async fn never_overwrites_a_node_that_differs() {
-    let mut source = Source::create(mem()).await;
+async fn never_overwrites_a_node_that_differs(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(20, 3).await;
     let dst = mem();
     // Pre-seed the destination with other bytes at the key of entry 5.
@@ -424,15 +475,16 @@ async fn never_overwrites_a_node_that_differs() {
     );
 }
 
+both_formats!(never_overwrites_a_node_that_differs);
+
 async fn migrate_all_err(src: Arc<dyn ValueStore>, dst: Arc<dyn ValueStore>) -> MigrateError {
     migrate_with(src, dst, &MigrateOptions::default())
         .await
         .unwrap_err()
 }
 
-#[tokio::test]
-async fn refuses_a_destination_written_by_someone_else() {
-    let mut source = Source::create(mem()).await;
+async fn refuses_a_destination_written_by_someone_else(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(10, 2).await;
     let dst = mem();
     migrate_all(source.store(), dst.clone()).await;
@@ -463,10 +515,11 @@ async fn refuses_a_destination_written_by_someone_else() {
     );
 }
 
-#[tokio::test]
-async fn refuses_another_database_with_the_same_id() {
-    let a = Source::create(mem()).await;
-    let b = Source::create(mem()).await;
+both_formats!(refuses_a_destination_written_by_someone_else);
+
+async fn refuses_another_database_with_the_same_id(shape: TreeShape) {
+    let a = Source::create_in(mem(), shape).await;
+    let b = Source::create_in(mem(), shape).await;
     let dst = mem();
     migrate_all(a.store(), dst.clone()).await;
     let err = migrate_all_err(b.store(), dst).await;
@@ -476,9 +529,10 @@ async fn refuses_another_database_with_the_same_id() {
     );
 }
 
-#[tokio::test]
-async fn the_head_never_moves_backwards() {
-    let mut source = Source::create(mem()).await;
+both_formats!(refuses_another_database_with_the_same_id);
+
+async fn the_head_never_moves_backwards(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(10, 2).await;
     let copy = mem();
     migrate_all(source.store(), copy.clone()).await;
@@ -496,6 +550,8 @@ async fn the_head_never_moves_backwards() {
         "{err}"
     );
 }
+
+both_formats!(the_head_never_moves_backwards);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_source_copies_the_snapshot_and_the_next_run_catches_up() {
@@ -537,9 +593,8 @@ async fn live_source_copies_the_snapshot_and_the_next_run_catches_up() {
     assert_equivalent(src, dst).await;
 }
 
-#[tokio::test]
-async fn dry_run_counts_and_writes_nothing() {
-    let mut source = Source::create(mem()).await;
+async fn dry_run_counts_and_writes_nothing(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(30, 3).await;
     let dst = mem();
     let options = MigrateOptions {
@@ -553,9 +608,10 @@ async fn dry_run_counts_and_writes_nothing() {
     assert_eq!(store_keys(dst.as_ref()).await, 0);
 }
 
+both_formats!(dry_run_counts_and_writes_nothing);
+
 /// sled → PostgreSQL → MariaDB → SQLite → sled, verifying at each hop.
-#[tokio::test]
-async fn migrates_across_every_backend() {
+async fn migrates_across_every_backend(shape: TreeShape) {
     let dir = tempfile::tempdir().unwrap();
     let (Some(pg), Some(my)) = (
         common::servers::postgres_url().await,
@@ -571,7 +627,7 @@ async fn migrates_across_every_backend() {
         format!("sled:{}", dir.path().join("d").display()),
     ];
     let first = store::open(&urls[0]).await.unwrap();
-    let mut source = Source::create(first).await;
+    let mut source = Source::create_in(first, shape).await;
     source.grow(100, 5).await;
     let mut from = source.store();
     for url in &urls[1..] {
@@ -587,11 +643,12 @@ async fn migrates_across_every_backend() {
     }
 }
 
+both_formats!(migrates_across_every_backend);
+
 /// Without transforms nodes are not built, only their links read; a node
 /// that does not decode must still stop the run, named, before any root moves.
-#[tokio::test]
-async fn a_corrupt_source_node_stops_the_run_naming_it() {
-    let mut source = Source::create(mem()).await;
+async fn a_corrupt_source_node_stops_the_run_naming_it(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(40, 3).await;
     let src = source.store();
     let mut leaves = Vec::new();
@@ -626,12 +683,13 @@ async fn a_corrupt_source_node_stops_the_run_naming_it() {
     assert!(dst.get(DB, DB).await.unwrap().is_none(), "roots not moved");
 }
 
+both_formats!(a_corrupt_source_node_stops_the_run_naming_it);
+
 /// A run notes the head it is moving to from its start; one stopped after
 /// moving the head but before noting `complete` is accepted and completed
 /// by the next run, while a head anywhere else is still refused.
-#[tokio::test]
-async fn a_run_stopped_after_moving_the_head_is_completed_by_the_next() {
-    let mut source = Source::create(mem()).await;
+async fn a_run_stopped_after_moving_the_head_is_completed_by_the_next(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(10, 2).await;
     let dst = mem();
     let first = migrate_all(source.store(), dst.clone()).await;
@@ -672,13 +730,14 @@ async fn a_run_stopped_after_moving_the_head_is_completed_by_the_next() {
     );
 }
 
+both_formats!(a_run_stopped_after_moving_the_head_is_completed_by_the_next);
+
 /// A later run makes its head move and its complete record durable with one
 /// barrier: the record names the head it moved from, so that a crash that
 /// keeps the record but loses the move is completed by the next run. A head
 /// anywhere else is still refused.
-#[tokio::test]
-async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run() {
-    let mut source = Source::create(mem()).await;
+async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(10, 2).await;
     let dst = mem();
     let first = migrate_all(source.store(), dst.clone()).await;
@@ -721,6 +780,8 @@ async fn a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run()
         "{err}"
     );
 }
+
+both_formats!(a_head_move_lost_behind_its_complete_record_is_redone_by_the_next_run);
 
 /// The status record of `DB` in `dst` and its bytes; it must exist.
 async fn status_record(dst: &dyn ValueStore) -> (migrate::MigrationStatus, Vec<u8>) {
@@ -822,9 +883,8 @@ impl ValueStore for OnHeadMove {
 /// Database-info taken by another writer after the head moved: the message
 /// says the head moved and every node is stored — not "nothing was
 /// written" — and names the way out.
-#[tokio::test]
-async fn database_info_taken_after_the_head_moved_is_told_as_it_is() {
-    let mut source = Source::create(mem()).await;
+async fn database_info_taken_after_the_head_moved_is_told_as_it_is(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(5, 3).await;
     let dst: Arc<dyn ValueStore> = Arc::new(OnHeadMove {
         inner: mem(),
@@ -844,14 +904,15 @@ async fn database_info_taken_after_the_head_moved_is_told_as_it_is() {
     );
 }
 
+both_formats!(database_info_taken_after_the_head_moved_is_told_as_it_is);
+
 /// A migration stopped before it committed leaves its entries past the
 /// destination's head; a transaction on the destination then finds its
 /// number taken. `db repair` refuses while the run can still be completed,
 /// takes the entries back when the run is given up, and the destination
 /// commits again — the abandoned run is refused from then on.
-#[tokio::test]
-async fn a_stopped_run_given_up_is_taken_back_by_db_repair() {
-    let mut source = Source::create(mem()).await;
+async fn a_stopped_run_given_up_is_taken_back_by_db_repair(shape: TreeShape) {
+    let mut source = Source::create_in(mem(), shape).await;
     source.grow(10, 2).await;
     let dst = mem();
     let first = migrate_all(source.store(), dst.clone()).await;
@@ -911,3 +972,5 @@ async fn a_stopped_run_given_up_is_taken_back_by_db_repair() {
         "{err}"
     );
 }
+
+both_formats!(a_stopped_run_given_up_is_taken_back_by_db_repair);
