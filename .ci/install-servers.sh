@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the database servers the integration tests start (PostgreSQL and
-# MariaDB), only when their binaries are missing. Idempotent; needs root or
-# sudo. The tests themselves start and stop the servers (tests/common/servers.rs).
+# MariaDB) and the sqlite3 program the bench compares with, only when
+# missing. Idempotent; needs root or sudo. The tests themselves start and
+# stop the servers (tests/common/servers.rs).
 set -euo pipefail
 
 have_postgres() {
@@ -16,6 +17,8 @@ have_mariadb() {
 packages=()
 have_postgres || packages+=(postgresql)
 have_mariadb || packages+=(mariadb-server)
+# The bench's P1-sqlite row compares a migration with `sqlite3 .backup`.
+command -v sqlite3 >/dev/null 2>&1 || packages+=(sqlite3)
 
 if [ ${#packages[@]} -eq 0 ]; then
     echo "install-servers: PostgreSQL and MariaDB already installed"

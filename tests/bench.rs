@@ -9,18 +9,20 @@ use std::sync::Arc;
 
 use assert_cmd::Command;
 use eva_admin::bench::raw_copy::{first_difference, raw_copy};
-use eva_admin::bench::{self, BenchError, BenchOptions, NoProgress, Size, Unit, markdown};
+use eva_admin::bench::{self, BenchError, BenchOptions, Group, NoProgress, Size, Unit, markdown};
 use eva_admin::db::Database;
 use eva_admin::db::generate::{GenerateOptions, generate};
+use eva_admin::model::Format;
 use eva_admin::plugin::PluginOptions;
 use eva_admin::store::{self, ValueStore};
 
 const BIN: &str = env!("CARGO_BIN_EXE_eva-admin");
 
 /// Every row, in table order.
-const IDS: [&str; 12] = [
+const IDS: [&str; 13] = [
     "P1-sled",
     "P1-postgres",
+    "P1-sqlite",
     "P2",
     "P2-floor",
     "P2-batch-1",
@@ -112,7 +114,7 @@ async fn tiny_bench_reports_every_measure_sanely_and_leaves_nothing_behind() {
             // rate in datoms a second).
             let parts = match m.id.as_str() {
                 "P4" => 4,
-                "P1-sled" | "P1-postgres" | "P5" => 3,
+                "P1-sled" | "P1-postgres" | "P1-sqlite" | "P5" => 3,
                 _ => 2,
             };
             assert_eq!(m.parts.len(), parts, "{}: a ratio of two quantities", m.id);
@@ -211,6 +213,34 @@ async fn tiny_bench_reports_every_measure_sanely_and_leaves_nothing_behind() {
     // Every store the bench made is gone.
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// In format 2 the bench measures the same rows but the plugin ones,
+/// which say why they are skipped; the source is stored compactly.
+#[tokio::test]
+async fn a_format_2_bench_skips_the_plugin_rows_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = BenchOptions {
+        format: Format::V2,
+        only: Some(vec![Group::P1, Group::P2, Group::P5]),
+        ..tiny(dir.path())
+    };
+    let report = bench::run(&options, &mut NoProgress).await.unwrap();
+    assert_eq!(report.workload.format, Format::V2);
+    for m in &report.measures {
+        match m.id.as_str() {
+            "P1-sled" | "P1-sqlite" | "P5" | "P5-quick" => {
+                assert!(m.result.is_some(), "{}: {:?}", m.id, m.skipped)
+            }
+            id if id.starts_with("P2") => {
+                let why = m.skipped.as_deref().unwrap_or_default();
+                assert!(why.contains("format 1"), "{id}: {why}");
+            }
+            _ => assert!(m.result.is_none(), "{}", m.id),
+        }
+    }
+    let md = markdown::render(&report);
+    assert!(md.contains("--storage-format 2") && md.contains("storage format 2"));
 }
 
 #[tokio::test]

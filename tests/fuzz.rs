@@ -13,9 +13,9 @@
 
 use std::sync::OnceLock;
 
-use eva_admin::db::Database;
 use eva_admin::db::generate::{GenerateOptions, generate};
 use eva_admin::db::input;
+use eva_admin::db::{Database, EntityRef, InputValue, TreeShape, TxOp};
 use eva_admin::model::{self, child_keys_of, decode, decode_at};
 use eva_admin::store;
 use proptest::prelude::*;
@@ -54,7 +54,8 @@ const LITERAL_SEEDS: &[&str] = &[
 ];
 
 /// Every value of a small generated database (database-info, head,
-/// entries, index nodes), with its key: what stores hand the decoders.
+/// entries, index nodes) and of a format 2 one (its entries, index sets,
+/// runs' nodes), with its key: what stores hand the decoders.
 fn stored_values() -> &'static [(String, Vec<u8>)] {
     static VALUES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     VALUES.get_or_init(|| {
@@ -68,9 +69,59 @@ fn stored_values() -> &'static [(String, Vec<u8>)] {
                 seed: 9,
             };
             generate(&db, &options, |_| {}).await.expect("generate");
-            store.scan("fz", None, 100_000).await.expect("scan")
+            let mut values = store.scan("fz", None, 100_000).await.expect("scan");
+            format_2_database(&store).await;
+            values.extend(store.scan("fz2", None, 100_000).await.expect("scan"));
+            values
         })
     })
+}
+
+/// A format 2 database indexed every few transactions, with merged runs
+/// and values of several types, in namespace `fz2`.
+async fn format_2_database(store: &std::sync::Arc<dyn store::ValueStore>) {
+    let shape = TreeShape {
+        format: model::Format::V2,
+        leaf_capacity: 4,
+        inner_capacity: 3,
+        novelty_threshold: 12,
+        fan_in: 2,
+        run_cap: 200,
+    };
+    let db = Database::create_with(store.clone(), "fz2", 0, shape)
+        .await
+        .expect("create");
+    let add = |e: &str, a: &str, v: InputValue| TxOp::Add {
+        e: EntityRef::Temp(e.into()),
+        a: a.into(),
+        v,
+    };
+    let kw = |k: &str| InputValue::Keyword(k.into());
+    let schema = vec![
+        add("n", ":db/ident", kw(":p/name")),
+        add("n", ":db/valueType", kw(":db.type/string")),
+        add("n", ":db/cardinality", kw(":db.cardinality/one")),
+        add("f", ":db/ident", kw(":p/friend")),
+        add("f", ":db/valueType", kw(":db.type/ref")),
+        add("f", ":db/cardinality", kw(":db.cardinality/many")),
+    ];
+    db.transact_with(schema, 1, shape).await.expect("schema");
+    let mut people: Vec<u64> = Vec::new();
+    for t in 0..30u64 {
+        let mut ops = vec![add(
+            "p",
+            ":p/name",
+            InputValue::String(format!("person {t}")),
+        )];
+        if let Some(&friend) = people.last() {
+            ops.push(add("p", ":p/friend", InputValue::Long(friend as i64)));
+        }
+        let report = db
+            .transact_with(ops, 2 + t as i64, shape)
+            .await
+            .expect("tx");
+        people.extend(report.tempids.values());
+    }
 }
 
 /// One change to a byte string.
@@ -217,7 +268,9 @@ fn decode_damaged(pick: usize, mutations: &[Mutation]) {
         // verify compares entries byte for byte (docs/format.md).
         let checked = matches!(
             bytes.as_slice(),
-            [model::SEALED_VERSION, ..] | [model::FORMAT_VERSION, 3 | 4, ..]
+            [model::SEALED_VERSION | model::SEALED_V2, ..]
+                | [model::FORMAT_VERSION, 3 | 4, ..]
+                | [model::FORMAT_V2, 3..=5, ..]
         );
         if checked {
             assert_eq!(
@@ -287,5 +340,16 @@ fn the_seeds_hold_every_kind_of_node() {
         .collect();
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
+    let format_2 = stored_values()
+        .iter()
+        .filter_map(|(_, v)| decode(v).ok())
+        .filter(|n| n.format() == model::Format::V2)
+        .map(|n| n.kind())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        format_2.len(),
+        4,
+        "format 2 entries, sets, inner nodes, leaves: {format_2:?}"
+    );
 }

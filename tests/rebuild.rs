@@ -646,16 +646,9 @@ async fn a_rebuild_of_format_2_through_no_transform_is_the_source_byte_for_byte(
     }
     let src = source.store();
     let dst = mem();
-    migrate::rebuild(
-        src.clone(),
-        dst.clone(),
-        DB,
-        &options(),
-        &mut [],
-        &mut NoObserver,
-    )
-    .await
-    .unwrap();
+    rebuild_with(src.clone(), dst.clone(), &options(), Vec::new())
+        .await
+        .unwrap();
     let (s, d) = (
         Database::open(src.clone(), DB).await.unwrap(),
         Database::open(dst.clone(), DB).await.unwrap(),

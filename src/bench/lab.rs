@@ -76,7 +76,7 @@ impl Lab {
         };
         let source = open_sled(&root.path().join("source.sled")).await?;
         let generating = std::time::Instant::now();
-        let db = Database::create(source.clone(), &id).await?;
+        let db = Database::create_in(source.clone(), &id, workload.format).await?;
         let summary = generate(
             &db,
             &GenerateOptions {
@@ -108,6 +108,15 @@ impl Lab {
     pub fn new_path(&mut self, label: &str) -> PathBuf {
         self.made += 1;
         self.root.path().join(format!("{label}-{}.sled", self.made))
+    }
+
+    /// A path for a new file under the bench's directory (nothing there
+    /// yet), ending in `.ext`.
+    pub fn new_file(&mut self, label: &str, ext: &str) -> PathBuf {
+        self.made += 1;
+        self.root
+            .path()
+            .join(format!("{label}-{}.{ext}", self.made))
     }
 
     /// A fresh, empty sled store.

@@ -77,6 +77,9 @@ pub struct BenchOptions {
     pub exe: Option<PathBuf>,
     /// Take only these measures (the others say skipped); `None`: all.
     pub only: Option<Vec<Group>>,
+    /// The storage format of the databases the bench generates (the
+    /// sizes are in datoms in format 2, see [`Size::workload_in`]).
+    pub format: crate::model::Format,
 }
 
 /// The measures, as `--only` names them: each row of the report belongs to one.
@@ -119,6 +122,7 @@ impl BenchOptions {
             plugin_options: PluginOptions::default(),
             exe: None,
             only: None,
+            format: crate::model::Format::V1,
         }
     }
 }
@@ -153,7 +157,7 @@ pub async fn run(
     }
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let clock = Instant::now();
-    let workload = options.size.workload();
+    let workload = options.size.workload_in(options.format);
     progress.phase("generating the source database", workload.txs);
     let mut lab = Lab::new(
         options.dir.as_deref(),
@@ -190,6 +194,7 @@ async fn measure_all(
     let mut measures = vec![
         rows::copy(lab, Backend::Sled, options, progress).await?,
         rows::copy(lab, Backend::Postgres, options, progress).await?,
+        rows::sqlite_backup(lab, options, progress).await?,
     ];
     measures.extend(rows::plugin(lab, options, progress).await?);
     measures.push(rows::incremental(lab, options, progress).await?);

@@ -55,6 +55,36 @@ pub(super) async fn copy(
     Ok(m)
 }
 
+/// P1-sqlite: full migration SQLite→SQLite ÷ `sqlite3 .backup` of the
+/// same file (skipped where the sqlite3 program is missing).
+pub(super) async fn sqlite_backup(
+    lab: &mut Lab,
+    options: &BenchOptions,
+    progress: &mut dyn BenchProgress,
+) -> Result<Measure, BenchError> {
+    let mut m = Measure::new(
+        "P1-sqlite",
+        "full migration ÷ SQLite's own backup of the same file, SQLite→SQLite (throughput)",
+        "Once: the source copied raw into a SQLite file. Per run: `sqlite3 SRC \".backup DST\"` into a new file (the program started and the pages copied), then a full migration into a new SQLite store; throughput = source bytes ÷ wall time.",
+        Unit::Ratio,
+        Some(Target::AtLeast(0.5)),
+    );
+    if let Some(why) = options.unselected(Group::P1) {
+        m.skip(why);
+        return Ok(m);
+    }
+    if !measure::sqlite3_available() {
+        m.skip("the sqlite3 program is missing (apt-get install sqlite3)");
+        return Ok(m);
+    }
+    let runs = options.runs;
+    progress.phase("P1 SQLite→SQLite against sqlite3 .backup", runs as u64);
+    let pairs = measure::migration_vs_sqlite_backup(lab, runs, &mut || progress.step()).await?;
+    m.throughputs(&pairs, lab.facts.bytes, "sqlite3 .backup", "migration");
+    m.datom_rate("migration", &pairs.subject, lab.facts.datoms);
+    Ok(m)
+}
+
 /// P2: migration through identity.wasm ÷ without plugins, the same through
 /// a transform compiled into the host (the floor under P2), then the
 /// host's cost per node at each batch size (all but the floor skipped
@@ -91,6 +121,13 @@ pub(super) async fn plugin(
         })
         .collect();
     if let Some(why) = options.unselected(Group::P2) {
+        for m in [&mut p2, &mut floor].into_iter().chain(&mut costs) {
+            m.skip(why);
+        }
+        return Ok([p2, floor].into_iter().chain(costs).collect());
+    }
+    if lab.workload.format == crate::model::Format::V2 {
+        let why = "plugins see format 1 nodes only (run the bench with --storage-format 1 for these rows)";
         for m in [&mut p2, &mut floor].into_iter().chain(&mut costs) {
             m.skip(why);
         }

@@ -1,7 +1,9 @@
 //! How big the benchmark's databases are: a named size and the demo
 //! workload it stands for.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use crate::model::Format;
 
 /// A named size of the benchmark's source database (the seeded demo
 /// database of [`crate::db::generate`]).
@@ -32,18 +34,31 @@ impl Size {
         }
     }
 
-    /// The demo workload this size generates.
+    /// The demo workload this size generates in format 1 (whose bytes a
+    /// datom grow with the database, so its sizes stay small).
     pub fn workload(self) -> Workload {
-        let txs = match self {
-            Size::Tiny => 20,
-            Size::Small => 300,
-            Size::Medium => 1_000,
-            Size::Large => 10_000,
+        self.workload_in(Format::V1)
+    }
+
+    /// The demo workload this size generates in storage `format`. In
+    /// format 2 the sizes are in datoms: `small` about 100,000, `medium`
+    /// about 1 million, `large` about 10 million (10 statements a
+    /// transaction give about 11.5 datoms).
+    pub fn workload_in(self, format: Format) -> Workload {
+        let txs = match (format, self) {
+            (_, Size::Tiny) => 20,
+            (Format::V1, Size::Small) => 300,
+            (Format::V1, Size::Medium) => 1_000,
+            (Format::V1, Size::Large) => 10_000,
+            (Format::V2, Size::Small) => 8_700,
+            (Format::V2, Size::Medium) => 87_000,
+            (Format::V2, Size::Large) => 870_000,
         };
         Workload {
             txs,
             datoms_per_tx: if self == Size::Tiny { 5 } else { 10 },
             seed: 1,
+            format,
         }
     }
 }
@@ -58,6 +73,14 @@ pub struct Workload {
     pub datoms_per_tx: usize,
     /// The generator's seed.
     pub seed: u64,
+    /// The storage format the databases are written in.
+    #[serde(serialize_with = "format_number")]
+    pub format: Format,
+}
+
+/// A format as its number in the JSON report.
+fn format_number<S: Serializer>(format: &Format, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u8(format.number())
 }
 
 impl Workload {
@@ -87,5 +110,11 @@ mod tests {
         assert_eq!(Size::Tiny.workload().growth(1), 1);
         assert_eq!(Size::Medium.workload().growth(1), 10);
         assert_eq!(Size::Small.workload().scaled(10).txs, 3_000);
+        let datoms: Vec<u64> = Size::ALL
+            .iter()
+            .map(|s| s.workload_in(Format::V2).txs)
+            .collect();
+        assert!(datoms.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(Size::Large.workload_in(Format::V2).txs, 870_000);
     }
 }

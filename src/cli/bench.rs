@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::bench::{self, BenchOptions, BenchProgress, Group, MIN_RUNS, Size, markdown};
 
 use super::GlobalArgs;
+use super::store_arg::StorageFormatArg;
 
 /// The sizes a user may ask for (`tiny` is for tests, hidden).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -17,11 +18,14 @@ pub enum SizeArg {
     /// A few dozen transactions (tests).
     #[value(hide = true)]
     Tiny,
-    /// 300 transactions × 10 statements: about a minute on 2 cores.
+    /// Format 1: 300 transactions × 10 statements, about a minute on 2
+    /// cores. Format 2: about 100,000 datoms.
     Small,
-    /// 1,000 × 10, the 10× database for the memory measure 10,000 × 10.
+    /// Format 1: 1,000 × 10 (the memory measure's 10× database 10,000 ×
+    /// 10). Format 2: about 1 million datoms.
     Medium,
-    /// 10,000 × 10, the 10× database 100,000 × 10: hours and tens of GB.
+    /// Format 1: 10,000 × 10 (its 10× database 100,000 × 10: hours and
+    /// tens of GB). Format 2: about 10 million datoms.
     Large,
 }
 
@@ -84,6 +88,12 @@ pub struct BenchArgs {
     /// does not generate the 10× database.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "MEASURES")]
     pub only: Vec<GroupArg>,
+
+    /// The storage format of the databases the bench generates. In format
+    /// 2 the sizes are in datoms: small about 100,000, medium about 1
+    /// million, large about 10 million; the plugin rows (P2) need format 1.
+    #[command(flatten)]
+    pub format: StorageFormatArg,
 }
 
 /// A measure of `--only`.
@@ -145,6 +155,7 @@ pub async fn run_bench(args: BenchArgs, global: &GlobalArgs) -> anyhow::Result<i
         plugin_dir: args.plugin_dir.clone(),
         exe,
         only: (!args.only.is_empty()).then(|| args.only.iter().map(|&g| g.into()).collect()),
+        format: args.format.get(),
         ..BenchOptions::new(args.size.into())
     };
     let mut progress = CliProgress::new(global.quiet);

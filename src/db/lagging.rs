@@ -22,6 +22,12 @@ use super::{Database, DbError};
 /// How many entries one read of the novelty asks the store for.
 const ENTRY_BATCH: usize = 256;
 
+/// The most entries a reader merges onto an index set. A writer indexes
+/// every [`TreeShape::novelty_threshold`] datoms (32,768 by default, so at
+/// most that many entries); an entry claiming a far older basis is damaged
+/// or hostile, and reading it would mean holding much of the log in memory.
+pub(crate) const MAX_LAG_ENTRIES: u64 = 1 << 20;
+
 /// A format 2 database's index as of one transaction. See the module
 /// documentation.
 #[derive(Clone)]
@@ -46,6 +52,15 @@ impl Lagging {
             return Err(corrupt(
                 entry_key(entry.tx),
                 format!("its index set's basis {} is after it", lag.basis),
+            ));
+        }
+        if entry.tx - lag.basis > MAX_LAG_ENTRIES {
+            return Err(corrupt(
+                entry_key(entry.tx),
+                format!(
+                    "it lags its index set by {} entries, more than the {MAX_LAG_ENTRIES} a reader merges",
+                    entry.tx - lag.basis
+                ),
             ));
         }
         let set = read_set(db, &lag.set).await?;

@@ -32,7 +32,7 @@ pub use replay::{
     is_bootstrap, is_schema_attribute,
 };
 pub use tx_data::{EntityRef, InputValue, TxOp, TxReport};
-pub use writer::{INNER_CAPACITY, LEAF_CAPACITY, TreeShape, WriteCounts};
+pub use writer::{INNER_CAPACITY, LEAF_CAPACITY, LEAF_CAPACITY_V2, TreeShape, WriteCounts};
 
 use std::sync::Arc;
 

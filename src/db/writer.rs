@@ -99,7 +99,11 @@ impl TreeShape {
         TreeShape {
             leaf_capacity: self.leaf_capacity.max(1),
             inner_capacity: self.inner_capacity.max(2),
-            novelty_threshold: self.novelty_threshold.max(1),
+            // A reader merges at most MAX_LAG_ENTRIES entries onto an index
+            // set; a transaction holds at least one datom.
+            novelty_threshold: self
+                .novelty_threshold
+                .clamp(1, super::lagging::MAX_LAG_ENTRIES as usize),
             fan_in: self.fan_in.max(2),
             run_cap: self.run_cap.max(1),
             ..self

@@ -108,6 +108,9 @@ pub(crate) struct Copier<'a> {
     present: PresentKeys,
     remaps: RemapCache,
     pending: Vec<Loaded>,
+    /// Roots read ahead by [`Copier::prefetch`]; `None` for one the
+    /// destination holds.
+    prefetched: HashMap<String, Option<Loaded>>,
     batch_size: usize,
     concurrency: usize,
     /// The destination held nothing of this database when the run began:
@@ -134,6 +137,7 @@ impl<'a> Copier<'a> {
             present: PresentKeys::new(settings.cache_keys),
             remaps: RemapCache::new(settings.cache_keys / 4),
             pending: Vec::new(),
+            prefetched: HashMap::new(),
             batch_size: settings.batch_size.max(1),
             concurrency: settings.concurrency.max(1),
             bulk: settings.bulk,
@@ -161,12 +165,47 @@ impl<'a> Copier<'a> {
     /// destination lacks. On return every such node is written or pending in
     /// the current batch, after its children.
     pub(crate) async fn copy(&mut self, root: &str) -> Result<(), MigrateError> {
-        let missing = self
-            .missing(vec![(root.to_string(), Bounds::default())])
-            .await?;
-        let Some(first) = self.load(missing).await?.pop() else {
-            return Ok(());
+        let first = match self.prefetched.remove(root) {
+            Some(Some(first)) => first,
+            Some(None) => return Ok(()),
+            None => {
+                let missing = self
+                    .missing(vec![(root.to_string(), Bounds::default())])
+                    .await?;
+                match self.load(missing).await?.pop() {
+                    Some(first) => first,
+                    None => return Ok(()),
+                }
+            }
         };
+        self.walk(first).await
+    }
+
+    /// Reads the roots (tx-log entries) the next [`Copier::copy`] calls
+    /// will copy, in one batch: a run over many small entries costs a read
+    /// per batch, not per entry. Only without read hooks, which see nodes
+    /// in the batches they are read in.
+    pub(crate) async fn prefetch(&mut self, roots: &[String]) -> Result<(), MigrateError> {
+        if self.reads() {
+            return Ok(());
+        }
+        let keys = roots
+            .iter()
+            .map(|root| (root.clone(), Bounds::default()))
+            .collect();
+        let missing = self.missing(keys).await?;
+        for root in roots {
+            self.prefetched.insert(root.clone(), None);
+        }
+        for loaded in self.load(missing).await? {
+            self.prefetched.insert(loaded.key.clone(), Some(loaded));
+        }
+        Ok(())
+    }
+
+    /// Writes `first` after everything below it the destination lacks,
+    /// depth first, children before parents.
+    async fn walk(&mut self, first: Loaded) -> Result<(), MigrateError> {
         let mut path = vec![self.frame(first).await?];
         while let Some(top) = path.last_mut() {
             match top.children.next() {

@@ -231,6 +231,15 @@ pub enum MigrateError {
         /// Why.
         reason: String,
     },
+    /// Node plugins were given for a format 2 source: they see format 1
+    /// nodes only.
+    #[error(
+        "plugins see format 1 nodes only, and database `{id}` is stored in format 2 (docs/format.md): migrate it without --plugin, or rebuild it (--rebuild) through plugins with transform-tx hooks"
+    )]
+    NodePluginsOnFormat2 {
+        /// The database id.
+        id: String,
+    },
     /// A read-xform skipped a node the destination does not hold.
     #[error(
         "plugin `{plugin}` skipped node `{key}`, which the destination does not hold: that would leave a dangling reference. A read-xform may skip only nodes already in the destination"

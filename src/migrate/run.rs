@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::db::Database;
 use crate::db::check::{CheckOptions, Checker};
-use crate::model::{self, DatabaseInfo, Node, TxLogHead};
+use crate::model::{self, DatabaseInfo, Format, Node, TxLogHead};
 use crate::store::ValueStore;
 
 use super::checkpoint::CheckpointClock;
@@ -97,6 +97,9 @@ fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Erro
     s.serialize_f64(d.as_secs_f64())
 }
 
+/// How many tx-log entries a plain migration reads in one batch.
+const ENTRY_BATCH: u64 = 256;
+
 /// Migrates database `id` from `src` to `dst`. Safe to re-run at any time:
 /// after a crash it resumes, after the source grew it continues, and when
 /// nothing changed it writes nothing.
@@ -115,6 +118,12 @@ pub async fn migrate(
     let info = source.info().clone();
     let end = source.head().await.map_err(MigrateError::Source)?.count;
     let info_bytes = model::encode_at(id, &Node::DatabaseInfo(info.clone()));
+    if !xforms.is_empty() && end > 0 {
+        let last = source.entry(end - 1).await.map_err(MigrateError::Source)?;
+        if last.format() == Format::V2 {
+            return Err(MigrateError::NodePluginsOnFormat2 { id: id.to_string() });
+        }
+    }
 
     let chain: Vec<TransformRecord> = xforms
         .iter()
@@ -194,6 +203,14 @@ pub async fn migrate(
     };
     let mut clock = CheckpointClock::new(end, options.log_every, options.checkpoint_interval);
     for tx in start..end {
+        // Entries are read a batch at a time (format 2's are small and
+        // many), and copied one by one.
+        if (tx - start) % ENTRY_BATCH == 0 {
+            let ahead: Vec<String> = (tx..end.min(tx + ENTRY_BATCH))
+                .map(|t| model::entry_key(&info.tx_log, t))
+                .collect();
+            copier.prefetch(&ahead).await?;
+        }
         copier.copy(&model::entry_key(&info.tx_log, tx)).await?;
         observer.entry_done(tx, &copier.stats);
         if clock.due(tx) {

@@ -4,8 +4,8 @@
 
 use std::cmp::Ordering;
 
-use crate::db::{INNER_CAPACITY, LEAF_CAPACITY};
-use crate::model::{Datom, Index, IndexInner, Node, NodeKind};
+use crate::db::{INNER_CAPACITY, LEAF_CAPACITY, LEAF_CAPACITY_V2};
+use crate::model::{Datom, Format, Index, IndexInner, Node, NodeKind};
 
 /// The range an index node's datoms must stay in, `[lower, upper)` in its
 /// index's order, as its parent's separators say.
@@ -120,7 +120,11 @@ pub fn check(before: &Shape, after: &Node, bounds: &Bounds) -> Result<(), String
     match (before, after) {
         (Shape::IndexLeaf(index), Node::IndexLeaf(a)) => {
             same_index(*index, a.index)?;
-            within_capacity("a leaf", "datoms", a.datoms.len(), LEAF_CAPACITY)?;
+            let capacity = match a.format {
+                Format::V1 => LEAF_CAPACITY,
+                Format::V2 => LEAF_CAPACITY_V2,
+            };
+            within_capacity("a leaf", "datoms", a.datoms.len(), capacity)?;
             sorted(a.index, &a.datoms, "leaf datoms")?;
             if let Some(d) = a.datoms.iter().find(|d| !bounds.admits(a.index, d)) {
                 return Err(format!(

@@ -151,6 +151,16 @@ pub fn decode(bytes: &[u8]) -> Result<Node, CodecError> {
     }
 }
 
+/// The keys a format 2 node links to, from its frame alone (see
+/// `format2::child_keys`).
+pub(super) fn format2_child_keys(bytes: &[u8]) -> Result<Vec<String>, CodecError> {
+    match bytes.first() {
+        Some(&FORMAT_V2) => format2::child_keys(&bytes[1..]),
+        Some(&SEALED_V2) => format2::child_keys(&sealed_parts(bytes)?.0[1..]),
+        _ => Err(CodecError::Corrupt("not a format 2 node".into())),
+    }
+}
+
 /// Bytes in lower-case hexadecimal, as digests are shown and stored.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -138,10 +138,9 @@ fn run_body(run: &Run) -> RunBody {
     }
 }
 
-/// Decodes a format 2 body (the bytes after the version byte, without a
-/// seal), refusing trailing bytes and datom lists not in their canonical
-/// encoding.
-pub(super) fn decode_body(body: &[u8]) -> Result<Node, CodecError> {
+/// The body's frame: the node with its datom lists still encoded,
+/// refusing trailing bytes.
+fn frame(body: &[u8]) -> Result<Body<'_>, CodecError> {
     let (decoded, rest): (Body<'_>, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| CodecError::Corrupt(e.to_string()))?;
     if !rest.is_empty() {
@@ -150,6 +149,38 @@ pub(super) fn decode_body(body: &[u8]) -> Result<Node, CodecError> {
             rest.len()
         )));
     }
+    if matches!(decoded, Body::Info | Body::Head) {
+        return Err(CodecError::Corrupt(
+            "database-info and the tx-log head are written in format 1 only".into(),
+        ));
+    }
+    Ok(decoded)
+}
+
+/// The keys a format 2 body links to, read from its frame without
+/// decoding its datom lists: what the copier needs of a node nobody
+/// transforms. The lists are covered by the node's key (a digest) or
+/// seal, checked on every read, and decoded by every reader and by
+/// `verify`.
+pub(super) fn child_keys(body: &[u8]) -> Result<Vec<String>, CodecError> {
+    Ok(match frame(body)? {
+        Body::Entry(entry) => vec![entry.set],
+        Body::Inner(inner) => inner.children,
+        Body::Leaf(_) | Body::Info | Body::Head => Vec::new(),
+        Body::Set(set) => set
+            .runs
+            .into_iter()
+            .flat_map(|r| [r.eavt, r.aevt, r.avet, r.vaet])
+            .flatten()
+            .collect(),
+    })
+}
+
+/// Decodes a format 2 body (the bytes after the version byte, without a
+/// seal), refusing trailing bytes and datom lists not in their canonical
+/// encoding.
+pub(super) fn decode_body(body: &[u8]) -> Result<Node, CodecError> {
+    let decoded = frame(body)?;
     let datoms = |index: Index, bytes: &[u8], what: &str| {
         decode_datoms(index, bytes).map_err(|e| CodecError::Corrupt(format!("{what}: {e}")))
     };

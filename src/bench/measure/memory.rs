@@ -45,7 +45,7 @@ impl MemorySources {
         small.flush().await?;
         drop(small);
         let large = open_sled(&sources.large).await?;
-        let db = Database::create(large.clone(), &lab.id).await?;
+        let db = Database::create_in(large.clone(), &lab.id, lab.workload.format).await?;
         let workload = lab.workload.scaled(FACTOR);
         let options = GenerateOptions {
             txs: workload.txs,

@@ -3,6 +3,7 @@
 //! each run gives one ratio. Each returns raw samples ([`Pairs`]); turning
 //! them into ratios, targets and words is the caller's job.
 
+mod backup;
 pub(crate) mod copy;
 mod incremental;
 mod memory;
@@ -10,6 +11,7 @@ mod plugin;
 mod rebuild;
 mod verify;
 
+pub(crate) use backup::{migration_vs_sqlite_backup, sqlite3_available};
 pub(crate) use copy::migration_vs_raw_copy;
 pub(crate) use incremental::{IncrementalRuns, StoreCalls, incremental_vs_full};
 pub(crate) use memory::{FACTOR, MemorySources, peak_memory};

@@ -70,7 +70,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::model::{self, Datom, Index, IndexRoots, Node, TxLogEntry, entry_key};
+use crate::model::{Datom, Index, IndexRoots, Node, TxLogEntry, entry_key};
 use crate::store::ValueStore;
 
 use super::replay::{SchemaState, is_schema_attribute};
@@ -307,15 +307,10 @@ impl Checker {
     /// Reads entry `tx` at `key`; E1 when it is absent or not an entry.
     async fn read_entry(&self, tx: u64, key: &str) -> Result<Result<TxLogEntry, Fault>, DbError> {
         let e1 = |text: String| Ok(Err(Fault::new(problem::Rule::E1, key, text)));
-        let bytes = self
-            .reader
-            .store()
-            .get(self.reader.namespace(), key)
-            .await?;
-        let Some(bytes) = bytes else {
+        let Some(node) = self.reader.read_node(key).await? else {
             return e1(format!("entry {tx} is missing from the store"));
         };
-        match model::decode_at(key, &bytes) {
+        match node {
             Ok(Node::TxLogEntry(entry)) => Ok(Ok(entry)),
             Ok(other) => e1(format!(
                 "a {} stands where tx-log entry {tx} belongs",

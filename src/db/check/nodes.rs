@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{self, Index, IndexInner, IndexLeaf, Node};
+use crate::model::{self, CodecError, Index, IndexInner, IndexLeaf, Node};
 use crate::store::ValueStore;
 
 use super::super::DbError;
@@ -70,6 +70,14 @@ impl Reader {
     /// The namespace read from.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// The node stored at `key`, decoded and checked against its key
+    /// (`None` when absent): for entries and index sets, which the index
+    /// node cache does not hold.
+    pub async fn read_node(&self, key: &str) -> Result<Option<Result<Node, CodecError>>, DbError> {
+        let bytes = self.store.get(&self.namespace, key).await?;
+        Ok(bytes.map(|bytes| model::decode_at(key, &bytes)))
     }
 
     /// One node.

@@ -21,6 +21,7 @@ use std::cmp::Ordering;
 use crate::model::{self, Datom, Index, IndexSet, Lag, Node, TxLogEntry, entry_key};
 
 use super::super::DbError;
+use super::super::lagging::MAX_LAG_ENTRIES;
 use super::diff::{IndexCheck, check_index};
 use super::nodes::Reader;
 use super::problem::{Fault, Rule};
@@ -53,6 +54,15 @@ pub(super) async fn check_lag(
             r1(format!(
                 "the entry's index set holds transactions up to {}, after the entry",
                 lag.basis
+            )),
+            None,
+        ));
+    }
+    if tx - lag.basis > MAX_LAG_ENTRIES {
+        return Ok((
+            r1(format!(
+                "the entry lags its index set by {} entries, more than the {MAX_LAG_ENTRIES} a reader merges",
+                tx - lag.basis
             )),
             None,
         ));
@@ -143,10 +153,10 @@ pub(super) async fn read_set(
     key: &str,
 ) -> Result<Result<IndexSet, Fault>, DbError> {
     let r1 = |text: String| Ok(Err(Fault::new(Rule::R1, key, text)));
-    let Some(bytes) = reader.store().get(reader.namespace(), key).await? else {
+    let Some(node) = reader.read_node(key).await? else {
         return r1("the index set is missing from the store".to_string());
     };
-    match model::decode_at(key, &bytes) {
+    match node {
         Ok(Node::IndexSet(set)) => Ok(Ok(set)),
         Ok(other) => r1(format!(
             "a {} stands where an index set belongs",
