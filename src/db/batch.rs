@@ -61,7 +61,10 @@ impl Batch {
         shape: Option<TreeShape>,
     ) -> Result<TxReport, DbError> {
         let Some(snapshot) = self.last.as_ref() else {
-            return Err(DbError::NoSuchTransaction { tx: 0, count: 0 });
+            return Err(DbError::ConcurrentWrite {
+                id: self.db.id().to_string(),
+                what: "this batch's commit failed; start a new batch".to_string(),
+            });
         };
         let t = snapshot.entry.tx + 1;
         let built = TxBuilder::new(snapshot, t).build(ops, instant_ms).await?;

@@ -95,7 +95,10 @@ pub async fn repair(
                     None => {
                         repair_one(src, dst, id, &key, &bytes, |good| {
                             holds_entry(&key, n, good)
-                                && good.first() == Some(&model::SEALED_VERSION)
+                                && matches!(
+                                    good.first(),
+                                    Some(&(model::SEALED_VERSION | model::SEALED_V2))
+                                )
                         })
                         .await
                     }
@@ -231,7 +234,10 @@ fn holds_entry(key: &str, n: u64, bytes: &[u8]) -> bool {
 /// Whether `bytes` are an index node that digests to `key`.
 fn holds_its_index_node(key: &str, bytes: &[u8]) -> bool {
     match model::decode_at(key, bytes) {
-        Ok(node) => matches!(node, Node::IndexInner(_) | Node::IndexLeaf(_)),
+        Ok(node) => matches!(
+            node,
+            Node::IndexInner(_) | Node::IndexLeaf(_) | Node::IndexSet(_)
+        ),
         Err(_) => false,
     }
 }
