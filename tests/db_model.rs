@@ -1121,3 +1121,79 @@ fn compact_lists_hold_generated_leaves_and_novelty_in_fewer_bytes() {
         }
     });
 }
+
+// ---------------------------------------------------------------- group commit
+
+/// Transactions built in one batch, a schema change among them, give the
+/// database the same transactions committed one by one give, in both
+/// formats; nothing of a batch is visible before its commit.
+#[test]
+fn a_batch_is_the_same_transactions_committed_one_by_one() {
+    rt().block_on(async {
+        for shape in [SMALL, SMALL_V2] {
+            let (one, _) = setup(mem().await, shape).await;
+            let (batched, _) = setup(mem().await, shape).await;
+            let txs: Vec<Vec<TxOp>> = (0..40)
+                .map(|i| {
+                    let mut ops = vec![add(
+                        temp("p"),
+                        ":t/name",
+                        InputValue::String(format!("n{i}")),
+                    )];
+                    if i == 17 {
+                        // A new attribute, used in the same batch afterwards.
+                        ops.push(add(temp("x"), ":db/ident", kw(":t/extra")));
+                        ops.push(add(temp("x"), ":db/valueType", kw(":db.type/long")));
+                        ops.push(add(temp("x"), ":db/cardinality", kw(":db.cardinality/one")));
+                    }
+                    if i > 17 {
+                        ops.push(add(temp("p"), ":t/extra", InputValue::Long(i)));
+                    }
+                    ops
+                })
+                .collect();
+            for (i, ops) in txs.iter().enumerate() {
+                one.transact_with(ops.clone(), 10 + i as i64, shape)
+                    .await
+                    .unwrap();
+            }
+            let before = batched.head().await.unwrap().count;
+            let mut batch = batched.batch().await.unwrap();
+            for (i, ops) in txs.iter().enumerate() {
+                batch
+                    .transact(ops.clone(), 10 + i as i64, Some(shape))
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(batch.pending(), 40);
+            assert_eq!(
+                batched.head().await.unwrap().count,
+                before,
+                "nothing visible yet"
+            );
+            batch.commit().await.unwrap();
+            drop(batch);
+            let (a, b) = (
+                one.snapshot().await.unwrap(),
+                batched.snapshot().await.unwrap(),
+            );
+            assert_eq!(a.tx(), b.tx());
+            for index in Index::ALL {
+                assert_eq!(
+                    a.datoms(index, &all(true)).await.unwrap(),
+                    b.datoms(index, &all(true)).await.unwrap(),
+                    "{index:?} {shape:?}"
+                );
+            }
+            // A reader that did not write it sees the same.
+            let reopened = Database::open(batched.store().clone(), "db-test")
+                .await
+                .unwrap();
+            let r = reopened.snapshot().await.unwrap();
+            assert_eq!(
+                r.datoms(Index::Aevt, &all(false)).await.unwrap(),
+                a.datoms(Index::Aevt, &all(false)).await.unwrap()
+            );
+        }
+    });
+}

@@ -85,19 +85,18 @@ impl Batch {
         let bytes = model::encode_at(&key, &Node::TxLogEntry(entry.clone()));
         let datoms = entry.datoms.clone();
         let changes_schema = datoms.iter().any(|d| SCHEMA_ATTRIBUTES.contains(&d.a));
-        let schema = if changes_schema {
-            let mut next = self.db.detached().bare_snapshot(entry.clone()).await?;
-            next.lagging = indexed.lagging.clone();
-            Schema::from_current_datoms(&next.schema_datoms().await?)
-        } else {
-            snapshot.schema.clone()
-        };
-        *self.last = Some(Snapshot {
+        // The next snapshot is this one plus the transaction, in memory:
+        // the batch's entries are not stored yet.
+        let mut next = Snapshot {
             db: self.db.detached(),
             entry,
-            schema,
+            schema: snapshot.schema.clone(),
             lagging: indexed.lagging,
-        });
+        };
+        if changes_schema {
+            next.schema = Schema::from_current_datoms(&next.schema_datoms().await?);
+        }
+        *self.last = Some(next);
         self.pending.push((key, bytes));
         Ok(TxReport {
             tx: t,
