@@ -28,8 +28,10 @@ pub struct Batch {
 
 impl Database {
     /// Starts a batch on the latest transaction. One batch at a time runs
-    /// through a database handle and its clones; the snapshot the last
-    /// one left is used again while the head still names it.
+    /// through a database handle and its clones (a `transact` meanwhile
+    /// waits until the batch is dropped, so never call one while holding a
+    /// batch); the snapshot the last one left is used again while the head
+    /// still names it.
     pub async fn batch(&self) -> Result<Batch, DbError> {
         let mut last = self.last.clone().lock_owned().await;
         let count = self.head().await?.count;
