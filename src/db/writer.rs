@@ -31,7 +31,7 @@ pub const NOVELTY_THRESHOLD: usize = 32 * 1024;
 /// How many runs of one size tier a format 2 indexing merges into one.
 pub const FAN_IN: usize = 4;
 /// Runs of this many datoms or more are never merged again.
-pub const RUN_CAP: usize = 2 * 1024 * 1024;
+pub const RUN_CAP: usize = 512 * 1024;
 
 /// How many nodes one `create_many` call carries.
 const WRITE_BATCH: usize = 128;
