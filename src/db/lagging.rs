@@ -14,13 +14,11 @@ use crate::model::{
     self, Datom, Format, Index, IndexRoots, IndexSet, Lag, Node, NodeKind, Run, TxLogEntry,
 };
 
+use super::entry_batches::{StoredEntry, for_each_entry};
 use super::mem_index::MemIndex;
 use super::tree::{DatomRange, NewNode, Tree};
 use super::writer::{TreeShape, WriteCounts};
 use super::{Database, DbError};
-
-/// How many entries one read of the novelty asks the store for.
-const ENTRY_BATCH: usize = 256;
 
 /// The most entries a reader merges onto an index set. A writer indexes
 /// every [`TreeShape::novelty_threshold`] datoms (32,768 by default, so at
@@ -74,13 +72,15 @@ impl Lagging {
             ));
         }
         let mut novelty = MemIndex::default();
-        let mut tx = lag.basis + 1;
-        while tx < entry.tx {
-            let end = (tx + ENTRY_BATCH as u64).min(entry.tx);
-            let keys: Vec<String> = (tx..end).map(entry_key).collect();
-            let values = db.store().get_many(db.id(), &keys).await?;
-            for ((key, value), t) in keys.into_iter().zip(values).zip(tx..end) {
-                let bytes = value.ok_or_else(|| DbError::MissingNode { key: key.clone() })?;
+        let range = lag.basis + 1..entry.tx;
+        for_each_entry(
+            db.store().as_ref(),
+            db.id(),
+            &db.info().tx_log,
+            range,
+            |e| {
+                let StoredEntry { tx: t, key, bytes } = e;
+                let bytes = bytes.ok_or_else(|| DbError::MissingNode { key: key.clone() })?;
                 let before = match model::decode_at(&key, &bytes) {
                     Ok(Node::TxLogEntry(before)) => before,
                     Ok(other) => {
@@ -102,9 +102,10 @@ impl Lagging {
                     ));
                 }
                 novelty.add(&before.datoms);
-            }
-            tx = end;
-        }
+                Ok(())
+            },
+        )
+        .await?;
         if entry.tx > lag.basis {
             novelty.add(&entry.datoms);
         }

@@ -5,6 +5,7 @@
 mod batch;
 pub mod check;
 mod coerce;
+mod entry_batches;
 mod error;
 pub mod generate;
 pub mod input;

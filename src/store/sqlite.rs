@@ -43,13 +43,23 @@ impl SqliteStore {
         let open = move || -> Result<Connection, rusqlite::Error> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(Duration::from_secs(10))?;
+            // A new file gets 64 KiB pages (an existing one keeps its own):
+            // index leaves of format 2 hold about 7.5 KB, so 4 KiB pages
+            // spread each over an overflow chain. Measured on a
+            // 1-million-datom database: a migration into the new file in
+            // 1.95 s instead of 2.66 s. Set before WAL, which fixes it.
+            conn.execute_batch("PRAGMA page_size = 65536;")?;
             // `journal_mode` answers with the mode in force; read and ignore it.
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
             // Reads the first 128 MiB of the file through a memory map (no
             // copy through read(2) per page): a quarter less time to
             // migrate a 1-million-datom database, and a bounded share of
-            // memory (clean file pages the system may drop).
-            conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 134217728;")?;
+            // memory (clean file pages the system may drop). The page
+            // cache holds up to 64 MiB (the default 2 MiB is 32 pages of
+            // 64 KiB).
+            conn.execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 134217728; PRAGMA cache_size = -65536;",
+            )?;
             conn.execute_batch(SQLITE_DDL)?;
             Ok(conn)
         };

@@ -73,6 +73,7 @@ use std::sync::Arc;
 use crate::model::{Datom, Index, IndexRoots, Node, TxLogEntry, entry_key};
 use crate::store::ValueStore;
 
+use super::entry_batches::EntryReadAhead;
 use super::replay::{SchemaState, is_schema_attribute};
 use super::{Database, DbError, read_entry};
 use diff::{IndexCheck, check_index};
@@ -91,6 +92,8 @@ pub struct Checker {
     /// not be read (the ones after it cannot be checked against it).
     prev: Option<Previous>,
     schema: SchemaState,
+    /// The entries after the one checked, read ahead in batches.
+    ahead: EntryReadAhead,
 }
 
 /// What the next entry is checked against.
@@ -123,6 +126,7 @@ impl Checker {
                 set: None,
             }),
             schema: SchemaState::default(),
+            ahead: EntryReadAhead::default(),
         };
         let Some(last) = from.checked_sub(1) else {
             return Ok(checker);
@@ -305,12 +309,22 @@ impl Checker {
     }
 
     /// Reads entry `tx` at `key`; E1 when it is absent or not an entry.
-    async fn read_entry(&self, tx: u64, key: &str) -> Result<Result<TxLogEntry, Fault>, DbError> {
+    async fn read_entry(
+        &mut self,
+        tx: u64,
+        key: &str,
+    ) -> Result<Result<TxLogEntry, Fault>, DbError> {
         let e1 = |text: String| Ok(Err(Fault::new(problem::Rule::E1, key, text)));
-        let Some(node) = self.reader.read_node(key).await? else {
+        let store = self.reader.store().clone();
+        let namespace = self.reader.namespace();
+        let stored = self
+            .ahead
+            .entry(store.as_ref(), namespace, &self.tx_log, tx)
+            .await?;
+        let Some(bytes) = stored.bytes else {
             return e1(format!("entry {tx} is missing from the store"));
         };
-        match node {
+        match crate::model::decode_at(key, &bytes) {
             Ok(Node::TxLogEntry(entry)) => Ok(Ok(entry)),
             Ok(other) => e1(format!(
                 "a {} stands where tx-log entry {tx} belongs",

@@ -18,16 +18,15 @@
 
 use std::cmp::Ordering;
 
-use crate::model::{self, Datom, Index, IndexSet, Lag, Node, TxLogEntry, entry_key};
+use crate::model::{self, Datom, Index, IndexSet, Lag, Node, TxLogEntry};
+use crate::store::StoreError;
 
 use super::super::DbError;
+use super::super::entry_batches::for_each_entry;
 use super::super::lagging::MAX_LAG_ENTRIES;
 use super::diff::{IndexCheck, check_index};
 use super::nodes::Reader;
 use super::problem::{Fault, Rule};
-
-/// How many entries one read of a run's range asks the store for.
-const ENTRY_BATCH: usize = 256;
 
 /// The index set the entry before names, and its runs.
 #[derive(Clone)]
@@ -196,26 +195,42 @@ async fn run_datoms(
     last: u64,
 ) -> Result<Result<Vec<Datom>, Fault>, DbError> {
     let mut out = Vec::new();
-    let mut tx = first;
-    while tx <= last {
-        let end = (tx + ENTRY_BATCH as u64).min(last + 1);
-        let keys: Vec<String> = (tx..end).map(|t| entry_key(tx_log, t)).collect();
-        let values = reader.store().get_many(reader.namespace(), &keys).await?;
-        for ((key, value), t) in keys.iter().zip(values).zip(tx..end) {
-            let r2 = |text: String| Ok(Err(Fault::new(Rule::R2, key.as_str(), text)));
-            let Some(bytes) = value else {
-                return r2(format!("entry {t}, which a run holds, is missing"));
-            };
-            match model::decode_at(key, &bytes) {
-                Ok(Node::TxLogEntry(TxLogEntry {
-                    tx: got, datoms, ..
-                })) if got == t => {
-                    out.extend(datoms);
-                }
-                _ => return r2(format!("entry {t}, which a run holds, cannot be read")),
+    let store = reader.store().clone();
+    let range = first..last.saturating_add(1);
+    let read = for_each_entry(store.as_ref(), reader.namespace(), tx_log, range, |e| {
+        let r2 = |text: String| Err(Stop::Fault(Fault::new(Rule::R2, e.key.as_str(), text)));
+        let t = e.tx;
+        let Some(bytes) = &e.bytes else {
+            return r2(format!("entry {t}, which a run holds, is missing"));
+        };
+        match model::decode_at(&e.key, bytes) {
+            Ok(Node::TxLogEntry(TxLogEntry {
+                tx: got, datoms, ..
+            })) if got == t => {
+                out.extend(datoms);
+                Ok(())
             }
+            _ => r2(format!("entry {t}, which a run holds, cannot be read")),
         }
-        tx = end;
+    })
+    .await;
+    match read {
+        Ok(()) => Ok(Ok(out)),
+        Err(Stop::Fault(fault)) => Ok(Err(fault)),
+        Err(Stop::Store(e)) => Err(e),
     }
-    Ok(Ok(out))
+}
+
+/// Why a walk over a run's entries stopped early.
+enum Stop {
+    /// An entry cannot be read as the run needs it.
+    Fault(Fault),
+    /// The store failed.
+    Store(DbError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Stop {
+        Stop::Store(e.into())
+    }
 }
