@@ -7,8 +7,10 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use crate::model::entry_key;
+use crate::model::{Node, NodeKind, TxLogEntry, decode_at, entry_key};
 use crate::store::{StoreError, ValueStore};
+
+use super::DbError;
 
 /// How many entries one read asks the store for.
 pub(crate) const ENTRY_BATCH: u64 = 256;
@@ -18,6 +20,30 @@ pub(crate) struct StoredEntry {
     pub tx: u64,
     pub key: String,
     pub bytes: Option<Vec<u8>>,
+}
+
+impl StoredEntry {
+    /// The entry decoded: absent, another kind of node, or an entry that
+    /// says it is another transaction are errors naming the key.
+    pub(crate) fn decode(self) -> Result<TxLogEntry, DbError> {
+        let StoredEntry { tx, key, bytes } = self;
+        let Some(bytes) = bytes else {
+            return Err(DbError::MissingNode { key });
+        };
+        match decode_at(&key, &bytes) {
+            Ok(Node::TxLogEntry(entry)) if entry.tx == tx => Ok(entry),
+            Ok(Node::TxLogEntry(entry)) => Err(DbError::CorruptNode {
+                key,
+                reason: format!("entry {tx} says it is transaction {}", entry.tx),
+            }),
+            Ok(other) => Err(DbError::UnexpectedKind {
+                key,
+                expected: NodeKind::TxLogEntry,
+                found: other.kind(),
+            }),
+            Err(source) => Err(DbError::Codec { key, source }),
+        }
+    }
 }
 
 /// The entries of `range` of the tx-log `tx_log`, read in batches and
@@ -35,7 +61,7 @@ where
     let mut tx = range.start;
     while tx < range.end {
         let end = range.end.min(tx.saturating_add(ENTRY_BATCH));
-        for entry in read_batch(store, namespace, tx_log, tx..end).await? {
+        for entry in read_entries(store, namespace, tx_log, tx..end).await? {
             each(entry)?;
         }
         tx = end;
@@ -44,7 +70,7 @@ where
 }
 
 /// The entries of `range` (one batch) in one store call.
-async fn read_batch(
+pub(crate) async fn read_entries(
     store: &dyn ValueStore,
     namespace: &str,
     tx_log: &str,
@@ -82,7 +108,9 @@ impl EntryReadAhead {
         let known = |e: &StoredEntry| e.tx == tx && e.bytes.is_some();
         if !self.ahead.front().is_some_and(known) {
             let end = tx.saturating_add(ENTRY_BATCH);
-            self.ahead = read_batch(store, namespace, tx_log, tx..end).await?.into();
+            self.ahead = read_entries(store, namespace, tx_log, tx..end)
+                .await?
+                .into();
         }
         self.ahead.pop_front().ok_or_else(|| StoreError::Protocol {
             url: store.url().to_string(),

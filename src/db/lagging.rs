@@ -14,7 +14,7 @@ use crate::model::{
     self, Datom, Format, Index, IndexRoots, IndexSet, Lag, Node, NodeKind, Run, TxLogEntry,
 };
 
-use super::entry_batches::{StoredEntry, for_each_entry};
+use super::entry_batches::for_each_entry;
 use super::mem_index::MemIndex;
 use super::tree::{DatomRange, NewNode, Tree};
 use super::writer::{TreeShape, WriteCounts};
@@ -79,26 +79,12 @@ impl Lagging {
             &db.info().tx_log,
             range,
             |e| {
-                let StoredEntry { tx: t, key, bytes } = e;
-                let bytes = bytes.ok_or_else(|| DbError::MissingNode { key: key.clone() })?;
-                let before = match model::decode_at(&key, &bytes) {
-                    Ok(Node::TxLogEntry(before)) => before,
-                    Ok(other) => {
-                        return Err(DbError::UnexpectedKind {
-                            key,
-                            expected: NodeKind::TxLogEntry,
-                            found: other.kind(),
-                        });
-                    }
-                    Err(source) => return Err(DbError::Codec { key, source }),
-                };
-                if before.tx != t || before.lag.as_ref() != Some(lag) {
+                let (t, key) = (e.tx, e.key.clone());
+                let before = e.decode()?;
+                if before.lag.as_ref() != Some(lag) {
                     return Err(corrupt(
                         key,
-                        format!(
-                            "entry {t} must be transaction {t} on the index set of entry {}",
-                            entry.tx
-                        ),
+                        format!("entry {t} must be on the index set of entry {}", entry.tx),
                     ));
                 }
                 novelty.add(&before.datoms);

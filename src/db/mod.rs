@@ -24,6 +24,7 @@ mod tx_data;
 mod writer;
 
 pub use batch::Batch;
+pub(crate) use entry_batches::read_entries;
 pub use error::DbError;
 pub use node_cache::NODE_CACHE_NODES;
 pub use reader::{Component, DatomQuery, Snapshot};
@@ -157,21 +158,9 @@ pub async fn read_entry(
     key: &str,
     tx: u64,
 ) -> Result<TxLogEntry, DbError> {
-    match read_node(store, namespace, key).await? {
-        Some(Node::TxLogEntry(entry)) if entry.tx == tx => Ok(entry),
-        Some(Node::TxLogEntry(entry)) => Err(DbError::CorruptNode {
-            key: key.to_string(),
-            reason: format!("entry {tx} says it is transaction {}", entry.tx),
-        }),
-        Some(other) => Err(DbError::UnexpectedKind {
-            key: key.to_string(),
-            expected: model::NodeKind::TxLogEntry,
-            found: other.kind(),
-        }),
-        None => Err(DbError::MissingNode {
-            key: key.to_string(),
-        }),
-    }
+    let bytes = store.get(namespace, key).await?;
+    let key = key.to_string();
+    entry_batches::StoredEntry { tx, key, bytes }.decode()
 }
 
 /// Reads and decodes one node from a namespace; `None` when absent.

@@ -1,8 +1,8 @@
 //! The source side of a rebuild: its tx-log entries read a batch at a time,
 //! and each transaction's datoms named by attribute ident as of it.
 
-use crate::db::{Database, DbError, SchemaState, is_schema_attribute};
-use crate::model::{self, NamedDatom, Node, TxLogEntry, Value, builtin, tx_entity};
+use crate::db::{Database, SchemaState, is_schema_attribute, read_entries};
+use crate::model::{self, NamedDatom, TxLogEntry, Value, builtin, tx_entity};
 
 use super::super::{MigrateError, XformTx};
 
@@ -37,38 +37,15 @@ impl<'a> SourceLog<'a> {
         &mut self,
         range: std::ops::Range<u64>,
     ) -> Result<Vec<TxLogEntry>, MigrateError> {
-        let tx_log = &self.db.info().tx_log;
-        let first = range.start;
-        let keys: Vec<String> = range.map(|t| model::entry_key(tx_log, t)).collect();
-        let values = self
-            .db
-            .store()
-            .get_many(self.db.id(), &keys)
+        let (db, tx_log) = (&self.db, &self.db.info().tx_log);
+        let entries = read_entries(db.store().as_ref(), db.id(), tx_log, range)
             .await
             .map_err(MigrateError::source_store)?;
-        keys.into_iter()
-            .zip(values)
-            .zip(first..)
-            .map(|((key, value), t)| {
-                let bytes = value.ok_or_else(|| {
-                    MigrateError::Source(DbError::MissingNode { key: key.clone() })
-                })?;
-                self.bytes_read += bytes.len() as u64;
-                match model::decode_at(&key, &bytes) {
-                    Ok(Node::TxLogEntry(entry)) if entry.tx == t => Ok(entry),
-                    Ok(Node::TxLogEntry(entry)) => {
-                        Err(MigrateError::Source(DbError::CorruptNode {
-                            key,
-                            reason: format!("entry {t} says it is transaction {}", entry.tx),
-                        }))
-                    }
-                    Ok(other) => Err(MigrateError::Source(DbError::UnexpectedKind {
-                        key,
-                        expected: model::NodeKind::TxLogEntry,
-                        found: other.kind(),
-                    })),
-                    Err(source) => Err(MigrateError::Source(DbError::Codec { key, source })),
-                }
+        entries
+            .into_iter()
+            .map(|entry| {
+                self.bytes_read += entry.bytes.as_ref().map_or(0, |b| b.len() as u64);
+                entry.decode().map_err(MigrateError::Source)
             })
             .collect()
     }
